@@ -1,0 +1,50 @@
+# livecart: every target sets itself up on a fresh machine (Python 3.11+, make, Node.js, npm).
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENDOR := src/livecart/web/static/vendor
+
+.PHONY: install run demo test lint typecheck importlint pytest migrate clean
+
+install: .venv/.installed $(VENDOR)/.installed
+
+.venv/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+	$(UV) sync --frozen
+	@touch $@
+
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
+	cp node_modules/hls.js/dist/hls.min.js $(VENDOR)/hls.min.js
+	@touch $@
+
+migrate: install
+	$(UV) run livecart db upgrade
+
+## run: install, migrate, seed the demo world and serve it on http://127.0.0.1:8000
+run: migrate
+	$(UV) run livecart demo
+
+## test: install, then ruff, mypy, import-linter and pytest
+test: install lint typecheck importlint pytest
+
+lint:
+	$(UV) run ruff check src tests migrations
+	$(UV) run ruff format --check src tests migrations
+
+typecheck:
+	$(UV) run mypy
+
+importlint:
+	$(UV) run lint-imports
+
+pytest:
+	$(UV) run pytest
+
+
+clean:
+	rm -rf .venv node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""The ASGI application factory; nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from livecart.accounts.api import router as accounts_router
+from livecart.bootstrap import Container, build_container, running
+from livecart.catalog.api import router as catalog_router
+from livecart.commerce.api import router as commerce_router
+from livecart.core.clock import Clock
+from livecart.core.http import install_error_handlers
+from livecart.events.api import router as events_router
+from livecart.live.api import router as live_router
+from livecart.realtime.gateway import router as realtime_router
+from livecart.settings import Settings
+from livecart.web.pages import router as pages_router
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+API_DESCRIPTION = """
+livecart's REST API. Money is always an integer of minor units plus an ISO 4217 currency.
+Errors have one shape: `{"error": {"code", "message", "details"}}`.
+Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) and send
+`Authorization: Bearer <token>`. Live sessions stream events over `WS /ws/sessions/{id}`.
+"""
+
+
+def start_jobs(container: Container) -> None:
+    """Periodic background jobs of every domain; each run is its own unit of work."""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the application for the given settings (environment by default)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = build_container(settings, clock=clock)
+        app.state.container = container
+        async with running(container):
+            start_jobs(container)
+            yield
+
+    app = FastAPI(
+        title="livecart",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for router in (accounts_router, catalog_router, live_router, commerce_router, events_router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(realtime_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    return app

@@ -1,0 +1,109 @@
+"""Composition root: builds engines, broker, event sink, providers and the clock from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from livecart.commerce.payments import PaymentProvider, SandboxPaymentProvider
+from livecart.core.clock import Clock, SystemClock
+from livecart.core.db import UnitOfWork, build_engine
+from livecart.core.ratelimit import FailureCounter
+from livecart.events.sink import EventSink, ParquetEventSink
+from livecart.realtime.broker import Broker, InMemoryBroker
+from livecart.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def resolve_secret(settings: Settings) -> str:
+    """The signing secret: from settings, else generated once and kept in the data dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass
+class Container:
+    """Everything long-lived that a request, socket or job may need."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
+    broker: Broker
+    events: EventSink
+    payments: PaymentProvider
+    secret: str
+    login_failures: FailureCounter
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work."""
+        return UnitOfWork(self.sessionmaker)
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run a job periodically in the background; each run is independent and logged on error."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await job()
+                except Exception:
+                    log.exception("periodic job %s failed", name)
+
+        self.background.append(asyncio.create_task(loop(), name=name))
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Wire the process from settings; nothing here runs I/O besides reading the secret."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = resolve_secret(settings)
+    engine = build_engine(settings.async_database_url)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+        clock=clock or SystemClock(),
+        broker=InMemoryBroker(),
+        events=ParquetEventSink(
+            settings.event_log_dir,
+            batch_size=settings.events_batch_size,
+            flush_seconds=settings.events_flush_seconds,
+        ),
+        payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),
+        secret=secret,
+        login_failures=FailureCounter(settings.login_max_failures, settings.login_window_seconds),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(container: Container) -> AsyncIterator[Container]:
+    """Start background parts of a container and close everything on exit."""
+    await container.events.start()
+    try:
+        yield container
+    finally:
+        for task in container.background:
+            task.cancel()
+        for task in container.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        container.background.clear()
+        await container.events.aclose()
+        await container.broker.aclose()
+        await container.engine.dispose()

@@ -1,0 +1,81 @@
+"""Token buckets and failure counters kept in process memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TokenBucket:
+    """Allows `capacity` actions at once, refilled at `capacity / per_seconds` per second."""
+
+    capacity: float
+    per_seconds: float
+    tokens: float = -1.0
+    updated: float = 0.0
+
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Take a token; return 0 when allowed, else the seconds to wait before retrying."""
+        rate = self.capacity / self.per_seconds
+        if self.tokens < 0:
+            self.tokens, self.updated = self.capacity, now
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * rate)
+        self.updated = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return 0.0
+        return (cost - self.tokens) / rate
+
+
+class KeyedBuckets:
+    """One token bucket per key (user, IP), forgotten when full again."""
+
+    def __init__(self, capacity: float, per_seconds: float, max_keys: int = 100_000) -> None:
+        self.capacity = capacity
+        self.per_seconds = per_seconds
+        self.max_keys = max_keys
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, key: str, now: float) -> float:
+        """Take a token for key; 0 when allowed, else seconds to wait."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_keys:
+                self._prune(now)
+            bucket = self._buckets[key] = TokenBucket(self.capacity, self.per_seconds)
+        return bucket.take(now)
+
+    def _prune(self, now: float) -> None:
+        rate = self.capacity / self.per_seconds
+        full = [
+            k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * rate >= b.capacity
+        ]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_keys:
+            self._buckets.clear()
+
+
+class FailureCounter:
+    """Counts failures per key inside a sliding window (login throttling)."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked_for(self, key: str, now: float) -> float:
+        """Seconds the key must still wait, 0 if it may try."""
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+        self._failures[key] = recent
+        if len(recent) >= self.limit:
+            return self.window - (now - recent[0])
+        return 0.0
+
+    def fail(self, key: str, now: float) -> None:
+        """Record one failure."""
+        self._failures.setdefault(key, []).append(now)
+
+    def reset(self, key: str) -> None:
+        """Forget failures after a success."""
+        self._failures.pop(key, None)

@@ -1,0 +1,7 @@
+"""REST routes of the events domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["events"])

@@ -1,0 +1,79 @@
+"""Runtime configuration: one Settings object, read from LIVECART_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def normalise_database_url(url: str) -> str:
+    """Turn a plain database URL into the async-driver URL SQLAlchemy needs."""
+    if url.startswith("sqlite:///") or url == "sqlite://":
+        return "sqlite+aiosqlite" + url[len("sqlite") :]
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("postgresql+psycopg://") or url.startswith("postgresql+psycopg2://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything the process can be told from outside; defaults run with nothing installed."""
+
+    model_config = SettingsConfigDict(env_prefix="LIVECART_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="SQLite file, event log, media.")
+    database_url: str | None = Field(default=None, description="sqlite:///... or postgresql://...")
+    redis_url: str | None = None
+    secret_key: str | None = Field(
+        default=None, description="Signs tokens and cookies; generated into data_dir if unset."
+    )
+    environment: str = "development"
+    base_url: str = "http://127.0.0.1:8000"
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+    access_token_minutes: int = 60 * 12
+    session_cookie_name: str = "livecart_session"
+    cookie_secure: bool = True
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    # Chat rules.
+    chat_max_length: int = 300
+    chat_bucket_capacity: int = 3
+    chat_bucket_per_seconds: float = 2.0
+    banned_words: list[str] = Field(default_factory=lambda: ["scamlink", "fakebrand"])
+    socket_queue_size: int = 256
+    # Orders and payments.
+    order_payment_minutes: int = 15
+    order_sweep_seconds: float = 30.0
+    payment_webhook_secret: str | None = None
+    # Behaviour events.
+    events_batch_size: int = 500
+    events_flush_seconds: float = 2.0
+    # Demo simulator.
+    demo_viewers: int = 40
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def async_database_url(self) -> str:
+        """The SQLAlchemy URL with the async driver chosen for the user's plain URL."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'livecart.db'}"
+        return normalise_database_url(url)
+
+    @property
+    def event_log_dir(self) -> Path:
+        """Where the Parquet behaviour-event log is written."""
+        return self.data_dir / "events"
+
+    @property
+    def media_dir(self) -> Path:
+        """Where uploaded product images and videos are stored."""
+        return self.data_dir / "media"

@@ -1,0 +1,63 @@
+"""Helpers for tests: make users with roles and log them in."""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import Role
+from livecart.bootstrap import Container
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+async def make_user(
+    container: Container,
+    *roles: Role,
+    brand_id: int | None = None,
+    room_id: int | None = None,
+    name: str | None = None,
+) -> int:
+    """Create a user with roles directly through the service; returns the id."""
+    n = next(_counter)
+    async with container.uow() as uow:
+        user = await accounts.register(
+            uow.session,
+            clock=container.clock,
+            email=f"user{n}@example.com",
+            password=PASSWORD,
+            display_name=name or f"User {n}",
+        )
+        for role in roles:
+            await accounts.grant_role(
+                uow.session,
+                clock=container.clock,
+                actor=None,
+                user_id=user.id,
+                role=role,
+                brand_id=brand_id if role == Role.merchant else None,
+                room_id=room_id if role == Role.moderator else None,
+            )
+        await uow.commit()
+        return user.id
+
+
+async def email_of(container: Container, user_id: int) -> str:
+    async with container.uow() as uow:
+        return (await accounts.get_user(uow.session, user_id)).email
+
+
+async def token_for(client: httpx.AsyncClient, container: Container, user_id: int) -> str:
+    """Log in through the API and return the bearer token."""
+    email = await email_of(container, user_id)
+    r = await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+async def auth(client: httpx.AsyncClient, container: Container, user_id: int) -> dict[str, str]:
+    """Authorization headers for a user."""
+    return {"Authorization": f"Bearer {await token_for(client, container, user_id)}"}
