@@ -21,7 +21,9 @@ async def _diff(url: str) -> list[object]:
     engine = build_engine(url)
     async with engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata())
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), metadata()
+            )
         )
     await engine.dispose()
     return list(diff)
