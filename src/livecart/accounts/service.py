@@ -53,9 +53,15 @@ def identity_of(user: User) -> Identity:
 
 
 async def register(
-    session: AsyncSession, *, clock: Clock, email: str, password: str, display_name: str
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    email: str,
+    password: str,
+    display_name: str,
+    password_hash: str | None = None,
 ) -> User:
-    """Create a consumer account."""
+    """Create a consumer account (`password_hash`: a precomputed hash, for bulk seeding)."""
     email = _normalise_email(email)
     exists = await session.scalar(select(User.id).where(User.email == email))
     if exists is not None:
@@ -63,7 +69,7 @@ async def register(
     user = User(
         email=email,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         created_at=clock.now(),
         grants=[],
     )

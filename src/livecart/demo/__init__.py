@@ -1,0 +1,1 @@
+"""The demo: a believable seeded world and simulated viewers that keep a live room busy."""
