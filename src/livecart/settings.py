@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     events_flush_seconds: float = 2.0
     # Demo simulator.
     demo_viewers: int = 40
+    # Catalogue media uploads.
+    media_max_bytes: int = 20 * 1024 * 1024
 
     @field_validator("data_dir")
     @classmethod

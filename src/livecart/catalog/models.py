@@ -34,6 +34,7 @@ class Product(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | delisted
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    brand: Mapped[Brand] = relationship(lazy="joined", innerjoin=True)
     skus: Mapped[list[Sku]] = relationship(
         back_populates="product", lazy="selectin", order_by="Sku.id", cascade="all, delete-orphan"
     )
