@@ -20,6 +20,7 @@ from livecart.catalog.schemas import (
     BrandIn,
     BrandOut,
     MediaOut,
+    MediaUpload,
     MediaUrlIn,
     PriceChangeOut,
     ProductCard,
@@ -266,7 +267,7 @@ async def add_media(
                 clock=container.clock,
                 actor=actor,
                 product_id=product_id,
-                upload=service.MediaUpload(content_type=file_type, chunks=_chunks(file)),
+                upload=MediaUpload(content_type=file_type, chunks=_chunks(file)),
                 media_dir=settings.media_dir,
                 max_bytes=settings.media_max_bytes,
             )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -127,6 +128,14 @@ class SkuPatch(InputModel):
     price: MinorUnits | None = None
     stock: StockCount | None = None
     attributes: SkuAttributes | None = None
+
+
+@dataclass(frozen=True)
+class MediaUpload:
+    """An uploaded file on its way to the media directory (chunks are read once)."""
+
+    content_type: str
+    chunks: AsyncIterable[bytes]
 
 
 class MediaUrlIn(InputModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from livecart.catalog.schemas import (
     BrandRef,
     MediaKind,
     MediaOut,
+    MediaUpload,
     PriceChangeOut,
     ProductCard,
     ProductOut,
@@ -523,14 +524,6 @@ async def sku_snapshots(session: AsyncSession, sku_ids: Iterable[int]) -> dict[i
 
 
 # ---------------------------------------------------------------- media
-
-
-@dataclass(frozen=True)
-class MediaUpload:
-    """An uploaded file on its way to the media directory."""
-
-    content_type: str
-    chunks: AsyncIterable[bytes]
 
 
 def _matches_signature(content_type: str, head: bytes) -> bool:
