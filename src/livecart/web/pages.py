@@ -1,7 +1,264 @@
-"""Server-rendered pages."""
+"""Server-rendered pages: login, home, live room, console, merchant, operator, my orders."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-router = APIRouter(include_in_schema=False)
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from livecart.accounts import service as accounts
+from livecart.accounts.dependencies import identify
+from livecart.accounts.schemas import Identity, RegisterIn, Role
+from livecart.catalog import service as catalog
+from livecart.core.errors import DomainError, RateLimited
+from livecart.core.http import ContainerDep, UoW, container_of
+from livecart.core.money import CURRENCY_EXPONENTS
+from livecart.core.security import create_access_token
+from livecart.web.dependencies import PageUser, login_redirect, safe_next
+from livecart.web.rendering import render
+
+_HEADINGS = {
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    422: "Check your input",
+    429: "Slow down",
+}
+
+
+class PageRoute(APIRoute):
+    """A page route: domain errors become an HTML page instead of the JSON error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DomainError as exc:
+                return await error_page(request, exc.status, exc.message)
+
+        return page_handler
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+async def error_page(request: Request, status: int, message: str) -> Response:
+    """An HTML error page for the caller (resolved again: the failing route may not have)."""
+    user: Identity | None = None
+    try:
+        async with container_of(request).uow() as uow:
+            user = await identify(request, uow, None)
+    except DomainError:
+        user = None
+    heading = _HEADINGS.get(status, "Something went wrong")
+    return render(
+        request, "error.html", user, {"heading": heading, "message": message}, status_code=status
+    )
+
+
+async def gate(
+    request: Request, user: Identity | None, role: Role | None = None
+) -> Response | None:
+    """None when the caller may see the page; else the login redirect or a 403 page."""
+    if user is None:
+        return login_redirect(request)
+    if role is not None and not user.has(role):
+        return await error_page(request, 403, f"This page is for users with the {role} role.")
+    return None
+
+
+def client_key(request: Request) -> str:
+    """The client address used for login throttling."""
+    return request.client.host if request.client else "unknown"
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a cookie-less form post comes from our own pages (no login CSRF)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    settings = container_of(request).settings
+    own = {settings.base_url.rstrip("/"), *(o.rstrip("/") for o in settings.allowed_origins)}
+    return origin.rstrip("/") in own or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _sign_in(request: Request, user_id: int, target: str) -> Response:
+    container = container_of(request)
+    minutes = container.settings.access_token_minutes
+    token = create_access_token(
+        secret=container.secret,
+        user_id=user_id,
+        now=container.clock.now(),
+        minutes=minutes,
+        kind="session",
+    )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        container.settings.session_cookie_name,
+        token,
+        max_age=minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=container.settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_form(request: Request, user: PageUser, next: str | None = None) -> Response:
+    target = safe_next(next)
+    if user is not None:
+        return RedirectResponse(target, status_code=303)
+    return render(request, "login.html", None, {"next": target, "email": "", "error": None})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    uow: UoW,
+    container: ContainerDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=128)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    target = safe_next(next)
+    context: dict[str, Any] = {"next": target, "email": email}
+    if not _same_origin(request):
+        return await error_page(request, 403, "This form must be sent from livecart's own pages.")
+    try:
+        found = await accounts.authenticate(
+            uow.session,
+            clock=container.clock,
+            failures=container.login_failures,
+            email=email,
+            password=password,
+            client_key=client_key(request),
+        )
+    except RateLimited as exc:
+        wait = max(1, round(exc.retry_after))
+        context["error"] = f"Too many failed logins. Try again in {wait} seconds."
+        response = render(request, "login.html", None, context, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    except DomainError:
+        context["error"] = "Wrong e-mail or password."
+        return render(request, "login.html", None, context, status_code=401)
+    return _sign_in(request, found.id, target)
+
+
+@router.get("/register")
+async def register_form(request: Request, user: PageUser, next: str | None = None) -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    context = {"next": safe_next(next), "email": "", "display_name": "", "error": None}
+    return render(request, "register.html", None, context)
+
+
+_REGISTER_PROBLEMS = {
+    "email": "Enter a valid e-mail address.",
+    "password": "The password needs 8 to 128 characters.",
+    "display_name": "The display name needs 1 to 60 characters.",
+}
+
+
+@router.post("/register")
+async def register(
+    request: Request,
+    uow: UoW,
+    container: ContainerDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=200)],
+    display_name: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    target = safe_next(next)
+    context: dict[str, Any] = {"next": target, "email": email, "display_name": display_name}
+    if not _same_origin(request):
+        return await error_page(request, 403, "This form must be sent from livecart's own pages.")
+    problem = None
+    try:
+        body = RegisterIn(email=email, password=password, display_name=display_name)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "input"
+        problem = _REGISTER_PROBLEMS.get(field, "Check the form and try again.")
+    else:
+        try:
+            created = await accounts.register(
+                uow.session,
+                clock=container.clock,
+                email=body.email,
+                password=body.password,
+                display_name=body.display_name,
+            )
+            await uow.commit()
+        except DomainError as exc:
+            problem = exc.message
+    if problem is not None:
+        context["error"] = problem
+        return render(request, "register.html", None, context, status_code=422)
+    return _sign_in(request, created.id, target)
+
+
+@router.post("/logout")
+async def logout(request: Request, user: PageUser, container: ContainerDep) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(container.settings.session_cookie_name, path="/")
+    return response
+
+
+# --- merchant -----------------------------------------------------------------------------
+
+
+@router.get("/merchant")
+async def merchant_catalogue(request: Request, user: PageUser, uow: UoW) -> Response:
+    denied = await gate(request, user, Role.merchant)
+    if denied is not None or user is None:
+        return denied or login_redirect(request)
+    brands = [await catalog.get_brand(uow.session, bid) for bid in sorted(user.brand_ids)]
+    products = {
+        b.id: await catalog.list_products(uow.session, actor=user, brand_id=b.id, limit=200)
+        for b in brands
+    }
+    context = {
+        "brands": brands,
+        "products_by_brand": products,
+        "currencies": sorted(CURRENCY_EXPONENTS),
+    }
+    return render(request, "merchant.html", user, context)
+
+
+# --- operator -----------------------------------------------------------------------------
+
+
+@router.get("/operator")
+async def operator_users(
+    request: Request,
+    user: PageUser,
+    uow: UoW,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    denied = await gate(request, user, Role.operator)
+    if denied is not None or user is None:
+        return denied or login_redirect(request)
+    found = await accounts.list_users(uow.session, actor=user, query=q or None, limit=200)
+    brands = await catalog.list_brands(uow.session, limit=500)
+    context = {
+        "users": [accounts.to_out(u) for u in found],
+        "q": q,
+        "brands": brands,
+        "brand_names": {b.id: b.name for b in brands},
+        "grantable": [r.value for r in Role if r != Role.consumer],
+    }
+    return render(request, "operator.html", user, context)

@@ -1,0 +1,33 @@
+"""Logging in and out through the pages: session cookie, CSRF, throttling, `next`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import BrowserContext
+
+from livecart.accounts.schemas import Role
+from tests.conftest import LiveServer
+from tests.e2e.conftest import login, on_server_db
+from tests.support import make_user
+
+
+def test_login_sets_an_httponly_session_cookie_and_logout_clears_it(
+    live_server: LiveServer, new_context: Callable[..., BrowserContext]
+) -> None:
+    user_id = on_server_db(live_server, lambda c: make_user(c, Role.anchor, name="Ann Anchor"))
+    context = new_context()
+    page = context.new_page()
+    page.goto("/console")
+    assert "/login?next=%2Fconsole" in page.url
+    login(page, live_server, user_id, "/orders")
+    cookies = {c["name"]: c for c in context.cookies()}
+    session = cookies[live_server.settings.session_cookie_name]
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Lax"
+    assert page.locator("[data-testid=me]").inner_text() == "Ann Anchor"
+    assert page.locator("nav a[href='/console']").count() == 1
+    assert page.evaluate("document.cookie") == ""  # not readable by scripts
+    page.click("text=Log out")
+    page.wait_for_url(f"{live_server.url}/")
+    assert live_server.settings.session_cookie_name not in {c["name"] for c in context.cookies()}
