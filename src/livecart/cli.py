@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from livecart.events.cli_commands import app as events_app
 from livecart.settings import Settings
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
+    from livecart.demo.seed import SeedReport
 
 T = TypeVar("T")
 
@@ -22,6 +24,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(events_app, name="events")
 console = Console()
 
 
@@ -126,3 +129,74 @@ def users_list(
     for user in users:
         table.add_row(str(user.id), user.email, user.display_name, ", ".join(user.roles))
     console.print(table)
+
+
+@app.command()
+def demo(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    viewers: Annotated[
+        int | None, typer.Option(help="Simulated viewers (default: LIVECART_DEMO_VIEWERS).")
+    ] = None,
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed, then exit.")] = False,
+    reset: Annotated[bool, typer.Option("--reset", help="Drop all data and seed again.")] = False,
+) -> None:
+    """Seed the demo world if missing, print the demo accounts, serve it with simulated viewers."""
+    from livecart.demo import cli_commands
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if reset:
+        cli_commands.reset(settings)
+    report = asyncio.run(_seed_demo(settings))
+    if report.seeded:
+        console.print(
+            f"[green]seeded the demo world in {report.seconds:.1f}s[/green] {report.counts}"
+        )
+    else:
+        console.print("the demo world is already seeded")
+    base_url = f"http://{host}:{port}"
+    cli_commands.print_accounts(console, base_url)
+    if not seed_only:
+        asyncio.run(_serve_demo(settings, host, port, viewers or settings.demo_viewers))
+
+
+async def _seed_demo(settings: Settings) -> SeedReport:
+    from livecart.bootstrap import build_container, running
+    from livecart.demo.cli_commands import seed_with_progress
+    from livecart.tables import metadata
+
+    metadata()  # every domain's tables, so foreign keys between domains resolve
+    async with running(build_container(settings)) as container:
+        return await seed_with_progress(container, console)
+
+
+async def _serve_demo(settings: Settings, host: str, port: int, viewers: int) -> None:
+    """uvicorn and the simulator in one loop; the simulator starts once the server listens."""
+    import uvicorn
+
+    from livecart.app import create_app
+    from livecart.demo.seed import WorldSize
+    from livecart.demo.simulator import Simulator, SimulatorConfig, demo_consumer_emails
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port))
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no started event
+        await asyncio.sleep(0.1)
+    loopback = f"http://127.0.0.1:{port}"
+    simulator = Simulator(
+        SimulatorConfig(
+            base_url=loopback,
+            viewers=viewers,
+            consumer_emails=demo_consumer_emails(WorldSize().consumers),
+        )
+    )
+    simulating = asyncio.create_task(simulator.run()) if viewers > 0 else None
+    try:
+        await serving
+    finally:
+        simulator.stop()
+        if simulating is not None:
+            await simulating

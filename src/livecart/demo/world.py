@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
+import struct
+import zlib
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 DEMO_PASSWORD = "livecart-demo"  # noqa: S105 - the documented password of every demo account
@@ -1007,22 +1008,34 @@ ANCHOR_LINES = (
 )
 
 
-def product_svg(title: str, brand: str, colour: str) -> bytes:
-    """A placeholder product image: the brand colour, a simple shape and the title (SVG)."""
-    words = title.split()
-    lines = [" ".join(words[i : i + 3]) for i in range(0, len(words), 3)][:3]
-    text = "".join(
-        f'<text x="200" y="{300 + 34 * i}" text-anchor="middle" font-size="26" '
-        f'font-family="sans-serif" fill="#222">{escape(line)}</text>'
-        for i, line in enumerate(lines)
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def _rgb(colour: str) -> bytes:
+    value = colour.lstrip("#")
+    return bytes(int(value[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def product_png(colour: str, accent: str, *, size: int = 320) -> bytes:
+    """A placeholder product photo (PNG): a soft backdrop, a product-coloured disc, a brand band."""
+    backdrop, disc, band = b"\xfa\xf7\xf2", _rgb(colour), _rgb(accent)
+    centre, radius = size / 2, size * 0.32
+    rows = []
+    for y in range(size):
+        if y >= size * 0.86:
+            row = band * size
+        else:
+            dy = y - centre * 0.9
+            half = (radius * radius - dy * dy) ** 0.5 if abs(dy) < radius else 0.0
+            left, right = int(centre - half), int(centre + half)
+            row = backdrop * left + disc * (right - left) + backdrop * (size - right)
+        rows.append(b"\x00" + row)
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+        + _png_chunk(b"IEND", b"")
     )
-    svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400" viewBox="0 0 400 400">'
-        f'<rect width="400" height="400" fill="#faf7f2"/>'
-        f'<circle cx="200" cy="150" r="95" fill="{escape(colour)}" opacity="0.9"/>'
-        f'<circle cx="240" cy="120" r="30" fill="#ffffff" opacity="0.35"/>'
-        f"{text}"
-        f'<text x="200" y="385" text-anchor="middle" font-size="16" font-family="sans-serif" '
-        f'fill="#777">{escape(brand)}</text></svg>'
-    )
-    return svg.encode()
