@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from livecart.commerce.payments import PaymentProvider, SandboxPaymentProvider
 from livecart.core.clock import Clock, SystemClock
 from livecart.core.db import UnitOfWork, build_engine
-from livecart.core.ratelimit import FailureCounter
+from livecart.core.ratelimit import FailureCounter, KeyedBuckets
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.realtime.broker import Broker, InMemoryBroker
 from livecart.settings import Settings
@@ -49,6 +49,7 @@ class Container:
     payments: PaymentProvider
     secret: str
     login_failures: FailureCounter
+    event_limits: KeyedBuckets
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -88,6 +89,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),
         secret=secret,
         login_failures=FailureCounter(settings.login_max_failures, settings.login_window_seconds),
+        event_limits=KeyedBuckets(settings.events_client_burst, settings.events_client_per_seconds),
     )
 
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Behaviour events.
     events_batch_size: int = 500
     events_flush_seconds: float = 2.0
+    # Client-event endpoint: a burst of this many requests per client, refilled over the window.
+    events_client_burst: int = 20
+    events_client_per_seconds: float = 10.0
     # Demo simulator.
     demo_viewers: int = 40
     # Catalogue media uploads.

@@ -1,17 +1,25 @@
-"""The behaviour-event schema: one row per thing a consumer did."""
+"""The behaviour-event schema: one row per thing a consumer did, and the client-event input."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
 import pyarrow as pa
+from pydantic import Field, field_validator
+
+from livecart.core.schemas import InputModel, OutputModel
 
 
 class EventType(StrEnum):
+    """What happened; the `event_type` column."""
+
     JOIN = "join"
     LEAVE = "leave"
     HEARTBEAT = "heartbeat"
@@ -71,6 +79,18 @@ class BehaviourEvent:
     text: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Coerce plain strings so callers may pass "join"; a naive time would land in the
+        # wrong date partition, so it is refused where it is made rather than when written.
+        object.__setattr__(self, "event_type", EventType(self.event_type))
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware (UTC)")
+
+    @property
+    def day(self) -> date:
+        """The UTC day of the event: its partition in the log."""
+        return self.occurred_at.astimezone(UTC).date()
+
     def to_row(self) -> dict[str, Any]:
         """The Parquet row of this event."""
         row = {
@@ -81,3 +101,77 @@ class BehaviourEvent:
             json.dumps(self.properties, ensure_ascii=False) if self.properties else None
         )
         return row
+
+
+# Consumers' browsers may only report what the server cannot see itself; presence, chat,
+# likes, carts, orders and payments are recorded by the server where they happen.
+CLIENT_EVENT_TYPES = frozenset(
+    {EventType.PRODUCT_CLICK, EventType.DETAIL_VIEW, EventType.HEARTBEAT}
+)
+MAX_CLIENT_EVENTS = 50
+MAX_PROPERTIES = 20
+MAX_PROPERTY_TEXT = 200
+_PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
+
+PropertyValue = Annotated[str, Field(max_length=MAX_PROPERTY_TEXT)] | int | float | bool
+
+
+class ClientEventIn(InputModel):
+    """One event reported by a browser; the server adds the time and the consumer."""
+
+    type: str = Field(description="product_click, detail_view or heartbeat")
+    session_id: int | None = Field(default=None, ge=1)
+    product_id: int | None = Field(default=None, ge=1)
+    sku_id: int | None = Field(default=None, ge=1)
+    anonymous_id: UUID | None = Field(
+        default=None, description="The browser's random id; required when not signed in."
+    )
+    properties: dict[str, PropertyValue] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _client_type(cls, value: str) -> str:
+        allowed = sorted(t.value for t in CLIENT_EVENT_TYPES)
+        if value not in {t.value for t in EventType}:
+            raise ValueError(f"unknown event type; clients may send {', '.join(allowed)}")
+        if value not in allowed:
+            raise ValueError(f"{value} is recorded by the server only")
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _small_flat(cls, value: dict[str, PropertyValue]) -> dict[str, PropertyValue]:
+        if len(value) > MAX_PROPERTIES:
+            raise ValueError(f"at most {MAX_PROPERTIES} properties")
+        for key, item in value.items():
+            if not _PROPERTY_KEY.match(key):
+                raise ValueError(f"property name {key[:40]!r} must be 1-40 of A-Z a-z 0-9 _ . -")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"property {key} is not a finite number")
+        return value
+
+
+class ClientEventsIn(InputModel):
+    """A batch of client events."""
+
+    events: list[ClientEventIn] = Field(min_length=1, max_length=MAX_CLIENT_EVENTS)
+
+
+class AcceptedOut(OutputModel):
+    accepted: int
+
+
+class WatchTime(OutputModel):
+    """Watch time of one consumer, summed over the live sessions they watched."""
+
+    consumer_id: int
+    watch_seconds: float
+    sessions: int
+
+
+class EventCount(OutputModel):
+    """How many events of one type were logged on one UTC day."""
+
+    day: date
+    event_type: str
+    events: int

@@ -1,11 +1,19 @@
-"""The behaviour-event sink: buffers events and writes them to Parquet in batches."""
+"""The behaviour-event sink: buffers events and writes them to a Parquet log in batches.
+
+Layout: `root/date=YYYY-MM-DD/part-<first event time>-<random>.parquet`, one file per flush and
+UTC day (Hive partitioning, so DuckDB and Spark see a `date` column). A file is written under
+a hidden temporary name, synced and renamed, so readers never see half a file.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +23,8 @@ import pyarrow.parquet as pq
 from livecart.events.schemas import EVENT_ARROW_SCHEMA, BehaviourEvent
 
 log = logging.getLogger(__name__)
+
+PARTITION_GLOB = "date=*/*.parquet"
 
 
 class EventSink(Protocol):
@@ -29,68 +39,197 @@ class EventSink(Protocol):
     async def aclose(self) -> None: ...
 
 
-class ParquetEventSink:
-    """Batches events and writes one Parquet file per batch and day: root/date=YYYY-MM-DD/."""
+def partition_dir(root: Path, event: BehaviourEvent) -> Path:
+    """The folder an event is written to: its UTC day."""
+    return root / f"date={event.day.isoformat()}"
 
-    def __init__(self, root: Path, *, batch_size: int = 500, flush_seconds: float = 2.0) -> None:
+
+def log_files(root: Path) -> list[Path]:
+    """Every complete Parquet file of the log (temporary files are hidden and skipped)."""
+    return sorted(root.glob(PARTITION_GLOB)) if root.is_dir() else []
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_events_sql(root: Path) -> str:
+    """The DuckDB table expression reading the whole log, with `date` from the folder names."""
+    pattern = (root.expanduser().resolve() / PARTITION_GLOB).as_posix()
+    return (
+        f"read_parquet({_sql_text(pattern)}, hive_partitioning = true, "
+        "hive_types = {'date': DATE}, union_by_name = true)"
+    )
+
+
+def events_view_sql(root: Path) -> str:
+    """`CREATE VIEW events AS ...` over the log, the view every documented query reads."""
+    # DuckDB takes no parameters in a view; the one value, the path, is quoted as a literal.
+    return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {read_events_sql(root)}"  # noqa: S608
+
+
+class ParquetEventSink:
+    """Batches events by count and time and writes one Parquet file per flush and UTC day.
+
+    `emit` never blocks or raises: it appends to a buffer. A background task writes the
+    buffer every `flush_seconds`, or as soon as `batch_size` events are waiting. A write that
+    fails keeps its events for the next flush (retried after `flush_seconds`); only while
+    writes keep failing and more than `max_buffered` events pile up are the oldest dropped,
+    counted in `dropped`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        batch_size: int = 500,
+        flush_seconds: float = 2.0,
+        max_buffered: int | None = None,
+        fsync: bool = True,
+    ) -> None:
         self.root = root
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size)
         self.flush_seconds = flush_seconds
-        self._buffer: list[BehaviourEvent] = []
-        self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self.max_buffered = max(max_buffered or self.batch_size * 200, self.batch_size)
+        self.fsync = fsync
         self.written = 0
+        self.files = 0
+        self.failures = 0
+        self.dropped = 0
+        self._buffer: list[BehaviourEvent] = []
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[int]] = set()
+        self._soon: asyncio.Task[int] | None = None
+        self._failing = False
+
+    @property
+    def pending(self) -> int:
+        """Events emitted but not yet written."""
+        return len(self._buffer)
 
     def emit(self, event: BehaviourEvent) -> None:
-        """Buffer one event; a full buffer is flushed in the background."""
+        """Buffer one event; a full batch wakes the writer."""
         self._buffer.append(event)
-        if len(self._buffer) >= self.batch_size and self._task is not None:
-            asyncio.get_running_loop().create_task(self.flush())
+        overflow = len(self._buffer) - self.max_buffered
+        if overflow > 0 and self._failing:
+            # The disk has been refusing writes for a while: bound memory, say so loudly.
+            del self._buffer[:overflow]
+            self.dropped += overflow
+            log.error("behaviour-event buffer full; dropped %d oldest events", overflow)
+        if len(self._buffer) >= self.batch_size:
+            if self._task is not None:
+                self._wake.set()
+            else:
+                self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        # Not started (a CLI job, a seeding script): write full batches anyway when a loop runs.
+        if self._soon is not None and not self._soon.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._soon = loop.create_task(self.flush(), name="event-sink-batch")
 
     async def flush(self) -> int:
-        """Write everything buffered; returns the number of events written."""
+        """Write everything buffered now; returns the number of events written."""
         async with self._lock:
             batch, self._buffer = self._buffer, []
             if not batch:
                 return 0
-            try:
-                await asyncio.to_thread(self._write, batch)
-            except Exception:
-                log.exception("writing %d behaviour events failed; keeping them", len(batch))
-                self._buffer[:0] = batch
-                return 0
-            self.written += len(batch)
-            return len(batch)
+            # Shielded: a cancelled caller must not lose a batch already taken from the buffer.
+            task = asyncio.get_running_loop().create_task(self._write_batch(batch))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+            return await asyncio.shield(task)
 
-    def _write(self, batch: Sequence[BehaviourEvent]) -> None:
-        by_day: dict[str, list[BehaviourEvent]] = {}
+    async def _write_batch(self, batch: Sequence[BehaviourEvent]) -> int:
+        by_day: dict[Path, list[BehaviourEvent]] = {}
         for event in batch:
-            by_day.setdefault(event.occurred_at.date().isoformat(), []).append(event)
-        for day, events in by_day.items():
-            folder = self.root / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pylist([e.to_row() for e in events], schema=EVENT_ARROW_SCHEMA)
-            tmp = folder / f".part-{uuid.uuid4().hex}.parquet.tmp"
-            pq.write_table(table, tmp, compression="zstd")
-            tmp.rename(folder / tmp.name.removeprefix(".").removesuffix(".tmp"))
+            by_day.setdefault(partition_dir(self.root, event), []).append(event)
+        written = 0
+        failed: list[BehaviourEvent] = []
+        for folder, events in by_day.items():
+            try:
+                await asyncio.to_thread(self._write_file, folder, events)
+            except Exception:
+                log.exception("writing %d behaviour events failed; keeping them", len(events))
+                self.failures += 1
+                failed.extend(events)
+            else:
+                written += len(events)
+                self.files += 1
+        self._failing = bool(failed)
+        if failed:
+            self._buffer[:0] = failed
+        self.written += written
+        return written
+
+    def _write_file(self, folder: Path, events: Sequence[BehaviourEvent]) -> Path:
+        ordered = sorted(events, key=lambda e: e.occurred_at)
+        table = pa.Table.from_pylist([e.to_row() for e in ordered], schema=EVENT_ARROW_SCHEMA)
+        first = ordered[0].occurred_at.astimezone(UTC).strftime("%H%M%S%f")
+        name = f"part-{first}-{uuid.uuid4().hex[:12]}.parquet"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.tmp"
+        try:
+            with tmp.open("wb") as handle:
+                pq.write_table(table, handle, compression="zstd")
+                handle.flush()
+                if self.fsync:
+                    os.fsync(handle.fileno())
+            os.replace(tmp, folder / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return folder / name
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_seconds)
-            await self.flush()
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            failures = self.failures
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("behaviour-event flush failed")
+            if self.failures > failures:
+                # The disk refused a write: wait before retrying instead of spinning on emits.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.flush_seconds)
 
     async def start(self) -> None:
-        """Begin the periodic flush."""
+        """Begin writing in the background."""
         if self._task is None:
+            self._stop.clear()
             self._task = asyncio.create_task(self._run(), name="event-sink-flush")
 
     async def aclose(self) -> None:
-        """Stop the periodic flush and write what is left."""
+        """Stop the background writer, then write everything that is left."""
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Ask the loop to stop instead of cancelling it, so a write in progress completes.
+            self._stop.set()
+            self._wake.set()
+            await self._task
             self._task = None
+        if self._soon is not None:
+            await asyncio.gather(self._soon, return_exceptions=True)
+            self._soon = None
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
         await self.flush()
+        if self._buffer:
+            log.error("closing with %d behaviour events not written", len(self._buffer))

@@ -1,0 +1,196 @@
+"""Recording behaviour events (from any domain and from browsers) and reading the log back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from livecart.accounts.schemas import Identity
+from livecart.core.clock import Clock
+from livecart.core.db import UnitOfWork
+from livecart.core.ratelimit import KeyedBuckets
+from livecart.events.errors import AnonymousIdRequired, ClientEventsThrottled, EventLogEmpty
+from livecart.events.schemas import (
+    BehaviourEvent,
+    ClientEventsIn,
+    EventCount,
+    EventType,
+    WatchTime,
+)
+from livecart.events.sink import EventSink, events_view_sql, log_files
+
+if TYPE_CHECKING:
+    import duckdb
+
+# The queries below are documented word for word in docs/events.md (a test compares them).
+# Each reads the view `events`, which `events_view_sql(root)` creates over the Parquet log.
+
+WATCH_TIME_PER_CONSUMER_SQL = """
+SELECT
+    consumer_id,
+    sum(watch_seconds) AS watch_seconds,
+    count(DISTINCT session_id) AS sessions
+FROM events
+WHERE event_type IN ('heartbeat', 'leave')
+  AND source <> 'client'
+  AND consumer_id IS NOT NULL
+  AND watch_seconds IS NOT NULL
+GROUP BY consumer_id
+ORDER BY watch_seconds DESC, consumer_id
+""".strip()
+
+WATCH_TIME_PER_CONSUMER_AND_SESSION_SQL = """
+SELECT
+    consumer_id,
+    session_id,
+    sum(watch_seconds) AS watch_seconds
+FROM events
+WHERE event_type IN ('heartbeat', 'leave')
+  AND source <> 'client'
+  AND consumer_id IS NOT NULL
+  AND watch_seconds IS NOT NULL
+GROUP BY consumer_id, session_id
+ORDER BY consumer_id, session_id
+""".strip()
+
+# The per-session query narrowed to one session (the CLI's --session-id).
+WATCH_TIME_IN_SESSION_SQL = """
+SELECT
+    consumer_id,
+    sum(watch_seconds) AS watch_seconds,
+    count(DISTINCT session_id) AS sessions
+FROM events
+WHERE event_type IN ('heartbeat', 'leave')
+  AND source <> 'client'
+  AND consumer_id IS NOT NULL
+  AND watch_seconds IS NOT NULL
+  AND session_id = ?
+GROUP BY consumer_id
+ORDER BY watch_seconds DESC, consumer_id
+""".strip()
+
+EVENTS_PER_DAY_SQL = """
+SELECT
+    date AS day,
+    event_type,
+    count(*) AS events
+FROM events
+GROUP BY day, event_type
+ORDER BY day, event_type
+""".strip()
+
+
+@runtime_checkable
+class HasEventSink(Protocol):
+    """Anything holding the process's event sink (the container)."""
+
+    events: EventSink
+
+
+def new_event(
+    event_type: EventType | str, *, occurred_at: datetime, **fields: Any
+) -> BehaviourEvent:
+    """A behaviour event with a fresh id; `fields` are BehaviourEvent's other fields."""
+    return BehaviourEvent(
+        event_id=uuid.uuid4().hex,
+        event_type=EventType(event_type),
+        occurred_at=occurred_at,
+        **fields,
+    )
+
+
+def _sink(target: EventSink | HasEventSink) -> EventSink:
+    return target.events if isinstance(target, HasEventSink) else target
+
+
+def emit(target: EventSink | HasEventSink, *events: BehaviourEvent) -> None:
+    """Hand events to the sink now (outside any transaction, e.g. socket presence)."""
+    sink = _sink(target)
+    for event in events:
+        sink.emit(event)
+
+
+def emit_after_commit(
+    uow: UnitOfWork, target: EventSink | HasEventSink, *events: BehaviourEvent
+) -> None:
+    """Record events once the unit of work commits; a rollback records nothing."""
+    sink = _sink(target)
+
+    async def record() -> None:
+        for event in events:
+            sink.emit(event)
+
+    uow.after_commit(record)
+
+
+async def accept_client_events(
+    *,
+    sink: EventSink | HasEventSink,
+    limits: KeyedBuckets,
+    clock: Clock,
+    identity: Identity | None,
+    client_key: str,
+    batch: ClientEventsIn,
+) -> int:
+    """Record a browser's events at the server's time, as the signed-in consumer if any."""
+    missing = [i for i, item in enumerate(batch.events) if item.anonymous_id is None]
+    if identity is None and missing:
+        raise AnonymousIdRequired(
+            "anonymous_id is required when not signed in", details={"events": missing}
+        )
+    now = clock.now()
+    key = f"user:{identity.id}" if identity is not None else f"ip:{client_key}"
+    wait = limits.take(key, now.timestamp())
+    if wait > 0:
+        raise ClientEventsThrottled("too many event reports; slow down", retry_after=wait)
+    events = [
+        new_event(
+            item.type,
+            occurred_at=now,
+            source="client",
+            consumer_id=identity.id if identity is not None else None,
+            anonymous_id=str(item.anonymous_id) if item.anonymous_id is not None else None,
+            session_id=item.session_id,
+            product_id=item.product_id,
+            sku_id=item.sku_id,
+            properties=dict(item.properties),
+        )
+        for item in batch.events
+    ]
+    emit(sink, *events)
+    return len(events)
+
+
+def open_log(root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the view `events` over the log at root."""
+    import duckdb
+
+    if not log_files(root):
+        raise EventLogEmpty(
+            f"the event log at {root} has no events yet", details={"root": str(root)}
+        )
+    connection = duckdb.connect()
+    connection.execute(events_view_sql(root))
+    return connection
+
+
+def watch_time(root: Path, *, session_id: int | None = None) -> list[WatchTime]:
+    """Watch time per consumer from the log, over every session or one."""
+    with open_log(root) as connection:
+        if session_id is None:
+            rows = connection.execute(WATCH_TIME_PER_CONSUMER_SQL).fetchall()
+        else:
+            rows = connection.execute(WATCH_TIME_IN_SESSION_SQL, [session_id]).fetchall()
+    return [
+        WatchTime(consumer_id=consumer, watch_seconds=float(seconds), sessions=sessions)
+        for consumer, seconds, sessions in rows
+    ]
+
+
+def event_counts(root: Path) -> list[EventCount]:
+    """Events per UTC day and type in the log."""
+    with open_log(root) as connection:
+        rows = connection.execute(EVENTS_PER_DAY_SQL).fetchall()
+    return [EventCount(day=day, event_type=kind, events=n) for day, kind, n in rows]
