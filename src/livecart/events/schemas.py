@@ -119,7 +119,10 @@ PropertyValue = Annotated[str, Field(max_length=MAX_PROPERTY_TEXT)] | int | floa
 class ClientEventIn(InputModel):
     """One event reported by a browser; the server adds the time and the consumer."""
 
-    type: str = Field(description="product_click, detail_view or heartbeat")
+    type: str = Field(
+        description="What happened; server-only types are refused.",
+        json_schema_extra={"enum": sorted(t.value for t in CLIENT_EVENT_TYPES)},
+    )
     session_id: int | None = Field(default=None, ge=1)
     product_id: int | None = Field(default=None, ge=1)
     sku_id: int | None = Field(default=None, ge=1)
