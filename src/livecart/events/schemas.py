@@ -113,6 +113,8 @@ MAX_PROPERTIES = 20
 MAX_PROPERTY_TEXT = 200
 _PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
 
+_CLIENT_TYPES_SCHEMA: dict[str, Any] = {"enum": sorted(t.value for t in CLIENT_EVENT_TYPES)}
+
 PropertyValue = Annotated[str, Field(max_length=MAX_PROPERTY_TEXT)] | int | float | bool
 
 
@@ -121,7 +123,7 @@ class ClientEventIn(InputModel):
 
     type: str = Field(
         description="What happened; server-only types are refused.",
-        json_schema_extra={"enum": sorted(t.value for t in CLIENT_EVENT_TYPES)},
+        json_schema_extra=_CLIENT_TYPES_SCHEMA,
     )
     session_id: int | None = Field(default=None, ge=1)
     product_id: int | None = Field(default=None, ge=1)
