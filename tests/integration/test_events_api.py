@@ -11,7 +11,9 @@ import pytest
 
 from livecart.bootstrap import Container
 from livecart.core.clock import FrozenClock
-from livecart.events.sink import events_view_sql
+from livecart.events.sink import events_view_sql, log_files
+from livecart.settings import Settings
+from tests.conftest import LiveServer
 from tests.support import auth, make_user
 
 ANON = str(uuid.uuid4())
@@ -142,3 +144,21 @@ async def test_rate_limited_per_client(
     clock.advance(seconds=container.settings.events_client_per_seconds)
     assert (await client.post("/api/v1/events", json=body)).status_code == 202
     assert len(await logged(container)) == burst + 2
+
+
+def test_events_posted_to_a_running_server_are_written_when_it_stops(settings: Settings) -> None:
+    # The timer is an hour and the batch far from full: only the shutdown flush writes them.
+    server = LiveServer(settings.model_copy(update={"events_flush_seconds": 3600.0}))
+    server.start()
+    try:
+        body = {"events": [click(anonymous_id=ANON), click(anonymous_id=ANON, product_id=42)]}
+        r = httpx.post(f"{server.url}/api/v1/events", json=body, timeout=10)
+        assert r.status_code == 202, r.text
+        assert log_files(settings.event_log_dir) == []
+    finally:
+        server.stop()
+    assert not server.thread.is_alive()
+    with duckdb.connect() as db:
+        db.execute(events_view_sql(settings.event_log_dir))
+        got = db.execute("SELECT product_id FROM events ORDER BY product_id").fetchall()
+    assert got == [(41,), (42,)]
