@@ -15,10 +15,15 @@ from livecart.accounts import service as accounts
 from livecart.accounts.dependencies import identify
 from livecart.accounts.schemas import Identity, RegisterIn, Role
 from livecart.catalog import service as catalog
-from livecart.core.errors import DomainError, RateLimited
+from livecart.commerce import service as commerce
+from livecart.commerce.schemas import OrderOut, OrderStatus
+from livecart.core.errors import DomainError, PermissionDenied, RateLimited
 from livecart.core.http import ContainerDep, UoW, container_of
 from livecart.core.money import CURRENCY_EXPONENTS
 from livecart.core.security import create_access_token
+from livecart.live import service as live
+from livecart.live.schemas import SessionStatus, SessionSummary, SessionView
+from livecart.live.service import ViewerCounter
 from livecart.web.dependencies import PageUser, login_redirect, safe_next
 from livecart.web.rendering import render
 
@@ -262,3 +267,192 @@ async def operator_users(
         "grantable": [r.value for r in Role if r != Role.consumer],
     }
     return render(request, "operator.html", user, context)
+
+
+# --- home and the viewer room ---------------------------------------------------------------
+
+
+def _hub(request: Request) -> ViewerCounter | None:
+    counter: ViewerCounter | None = getattr(container_of(request), "hub", None)
+    return counter
+
+
+@router.get("/")
+async def home(request: Request, user: PageUser, uow: UoW) -> Response:
+    hub = _hub(request)
+    live_now = await live.list_sessions(uow.session, status=SessionStatus.live, hub=hub)
+    upcoming = await live.list_sessions(uow.session, status=SessionStatus.scheduled, limit=24)
+    reserved: set[int] = set()
+    if user is not None:
+        for item in upcoming:
+            if user.id in await live.reserved_user_ids(uow.session, session_id=item.id):
+                reserved.add(item.id)
+    context = {"live_now": live_now, "upcoming": upcoming, "reserved": reserved}
+    return render(request, "home.html", user, context)
+
+
+@router.post("/live/{session_id}/reserve")
+async def reserve(
+    session_id: int, request: Request, user: PageUser, uow: UoW, container: ContainerDep
+) -> Response:
+    if user is None:
+        return RedirectResponse("/login?next=/", status_code=303)
+    await live.reserve(uow.session, clock=container.clock, actor=user, session_id=session_id)
+    await uow.commit()
+    return RedirectResponse("/#upcoming", status_code=303)
+
+
+@router.get("/live/{session_id}")
+async def viewer_room(
+    session_id: int, request: Request, user: PageUser, uow: UoW, container: ContainerDep
+) -> Response:
+    view = await live.get_session_view(uow.session, session_id, hub=_hub(request))
+    room_data = {
+        "session_id": view.id,
+        "status": view.status.value,
+        "user": {"id": user.id, "name": user.display_name} if user else None,
+        "pinned": view.pinned.model_dump(mode="json") if view.pinned else None,
+        "showcase": [card.model_dump(mode="json") for card in view.showcase],
+        "likes": view.statistics.likes,
+    }
+    context = {
+        "live": view,
+        "anchor_name": view.anchor.display_name,
+        "viewers": view.statistics.viewers,
+        "likes": view.statistics.likes,
+        "chat_max_length": container.settings.chat_max_length,
+        "room_data": room_data,
+    }
+    return render(request, "room.html", user, context)
+
+
+# --- anchor console -----------------------------------------------------------------------
+
+API = "/api/v1"
+CONSOLE_ACTIONS = {
+    "create_room": f"{API}/rooms",
+    "create_session": API + "/rooms/{room_id}/sessions",
+    "go_live": API + "/sessions/{id}/start",
+    "end": API + "/sessions/{id}/end",
+    "showcase": API + "/sessions/{id}/showcase",
+    "showcase_item": API + "/sessions/{id}/showcase/{product_id}",
+}
+
+
+@router.get("/console")
+async def console(request: Request, user: PageUser, uow: UoW) -> Response:
+    denied = await gate(request, user, Role.anchor)
+    if denied is not None or user is None:
+        return denied or login_redirect(request)
+    rooms = await live.list_rooms(uow.session, anchor_id=user.id)
+    room_ids = {r.id for r in rooms}
+    sessions: dict[int, list[SessionSummary]] = {r.id: [] for r in rooms}
+    if room_ids:
+        for item in await live.list_sessions(uow.session, limit=500):
+            if item.room_id in room_ids:
+                sessions[item.room_id].append(item)
+    context = {"rooms": rooms, "sessions_by_room": sessions, "actions": CONSOLE_ACTIONS}
+    return render(request, "console.html", user, context)
+
+
+async def _console_view(request: Request, user: Identity, uow: UoW, session_id: int) -> SessionView:
+    if not await live.staff_of(uow.session, session_id=session_id, actor=user):
+        raise PermissionDenied("only this session's hosts and moderators use its console")
+    return await live.get_session_view(uow.session, session_id, hub=_hub(request))
+
+
+@router.get("/console/sessions/{session_id}")
+async def console_session(
+    session_id: int, request: Request, user: PageUser, uow: UoW, container: ContainerDep
+) -> Response:
+    if user is None:
+        return login_redirect(request)
+    view = await _console_view(request, user, uow, session_id)
+    room = await live.get_room(uow.session, view.room_id)
+    products = await catalog.list_products(uow.session, actor=user, limit=200)
+    in_showcase = {card.id for card in view.showcase}
+    console_data = {
+        "session_id": view.id,
+        "room_id": view.room_id,
+        "you": user.id,
+        "endpoints": {
+            "pin": f"{API}/sessions/{view.id}/pin",
+            "moderation": f"{API}/sessions/{view.id}/moderation",
+            "message": f"{API}/sessions/{view.id}/messages/{{message_id}}",
+        },
+    }
+    context = {
+        "live": view,
+        "stats": view.statistics,
+        "products": [p for p in products if p.id not in in_showcase],
+        "slow_mode": room.slow_mode_seconds,
+        "chat_max_length": container.settings.chat_max_length,
+        "actions": CONSOLE_ACTIONS,
+        "console_data": console_data,
+    }
+    return render(request, "console_session.html", user, context)
+
+
+@router.get("/console/sessions/{session_id}/stats")
+async def console_stats(session_id: int, request: Request, user: PageUser, uow: UoW) -> Response:
+    if user is None:
+        return login_redirect(request)
+    view = await _console_view(request, user, uow, session_id)
+    return render(request, "console_stats.html", user, {"stats": view.statistics})
+
+
+# --- orders -------------------------------------------------------------------------------
+
+ORDER_ACTIONS = {
+    "pay": "POST " + API + "/orders/{id}/pay",
+    "cancel": "POST " + API + "/orders/{id}/cancel",
+    "confirm": "POST " + API + "/orders/{id}/complete",
+    "ship": "POST " + API + "/orders/{id}/ship",
+    "deliver": "POST " + API + "/orders/{id}/deliver",
+}
+
+
+@router.get("/orders")
+async def my_orders(
+    request: Request, user: PageUser, uow: UoW, container: ContainerDep
+) -> Response:
+    if user is None:
+        return login_redirect(request)
+    orders = await commerce.list_my_orders(
+        uow.session, clock=container.clock, actor=user, limit=100
+    )
+    await uow.commit()  # listing may have expired overdue orders on the way
+    return render(request, "orders.html", user, {"orders": orders, "actions": ORDER_ACTIONS})
+
+
+@router.get("/merchant/orders")
+async def brand_orders(
+    request: Request,
+    user: PageUser,
+    uow: UoW,
+    container: ContainerDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    denied = await gate(request, user, Role.merchant)
+    if denied is not None or user is None:
+        return denied or login_redirect(request)
+    wanted = OrderStatus(status) if status in OrderStatus.__members__ else None
+    orders: list[OrderOut] = []
+    for brand_id in sorted(user.brand_ids):
+        orders += await commerce.list_brand_orders(
+            uow.session,
+            clock=container.clock,
+            actor=user,
+            brand_id=brand_id,
+            status=wanted,
+            limit=200,
+        )
+    await uow.commit()
+    orders.sort(key=lambda o: o.id, reverse=True)
+    context = {
+        "orders": orders,
+        "status": wanted.value if wanted else "",
+        "statuses": [s.value for s in OrderStatus],
+        "actions": ORDER_ACTIONS,
+    }
+    return render(request, "merchant_orders.html", user, context)

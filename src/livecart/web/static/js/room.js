@@ -256,9 +256,9 @@ async function showCart() {
   go.addEventListener("click", async () => {
     go.disabled = true;
     try {
-      const orders = await checkout();
+      const result = await checkout();
       $("cart-count").textContent = "0";
-      paymentStep(Array.isArray(orders) ? orders : [orders]);
+      paymentStep(result.orders);
     } catch (error) {
       go.disabled = false;
       drawerMessage(explain(error), true);

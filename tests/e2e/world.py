@@ -1,0 +1,97 @@
+"""A small live world for browser tests, built through the services on the server's database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import Role
+from livecart.bootstrap import Container
+from livecart.catalog import service as catalog
+from livecart.catalog.schemas import SkuIn
+from livecart.live import service as live
+from tests.support import make_user
+
+
+@dataclass(frozen=True)
+class World:
+    brand_id: int
+    product_id: int
+    sku_ids: list[int]
+    anchor_id: int
+    merchant_id: int
+    operator_id: int
+    alice_id: int
+    bob_id: int
+    room_id: int
+    session_id: int
+
+
+async def build_world(container: Container) -> World:
+    """A brand with one product (two SKUs), an anchor live in a room with it in the showcase."""
+    anchor_id = await make_user(container, Role.anchor, name="Mia Live")
+    operator_id = await make_user(container, Role.operator, name="Olga Operator")
+    alice_id = await make_user(container, name="Alice")
+    bob_id = await make_user(container, name="Bob")
+    async with container.uow() as uow:
+        brand = await catalog.create_brand(
+            uow.session, clock=container.clock, actor=None, name="Lumen Tea", description="Teas"
+        )
+        product = await catalog.create_product(
+            uow.session,
+            clock=container.clock,
+            actor=None,
+            brand_id=brand.id,
+            title="Jasmine pearl green tea",
+            category="tea",
+            skus=[
+                SkuIn(
+                    code="JP-100",
+                    price=8900,
+                    currency="CNY",
+                    stock=50,
+                    attributes={"size": "100 g"},
+                ),
+                SkuIn(
+                    code="JP-250",
+                    price=19900,
+                    currency="CNY",
+                    stock=20,
+                    attributes={"size": "250 g"},
+                ),
+            ],
+        )
+        await uow.commit()
+    merchant_id = await make_user(container, Role.merchant, brand_id=brand.id, name="Max Merchant")
+    async with container.uow() as uow:
+        anchor = await accounts.load_identity(uow.session, anchor_id)
+        assert anchor is not None
+        room = await live.create_room(
+            uow.session, clock=container.clock, actor=anchor, title="Mia's tea house"
+        )
+        created = await live.create_session(
+            uow.session, clock=container.clock, actor=anchor, room_id=room.id, title="Spring teas"
+        )
+        await live.add_to_showcase(
+            uow.session,
+            clock=container.clock,
+            actor=anchor,
+            session_id=created.id,
+            product_id=product.id,
+        )
+        await uow.commit()
+    async with container.uow() as uow:
+        await live.start_session(uow, clock=container.clock, actor=anchor, session_id=created.id)
+        await uow.commit()
+    return World(
+        brand_id=brand.id,
+        product_id=product.id,
+        sku_ids=[s.id for s in product.skus],
+        anchor_id=anchor_id,
+        merchant_id=merchant_id,
+        operator_id=operator_id,
+        alice_id=alice_id,
+        bob_id=bob_id,
+        room_id=room.id,
+        session_id=created.id,
+    )
