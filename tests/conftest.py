@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from livecart.app import create_app
 from livecart.bootstrap import Container
-from livecart.core.clock import FrozenClock, SystemClock
+from livecart.core.clock import Clock, FrozenClock, SystemClock
 from livecart.core.db import build_engine
 from livecart.settings import Settings, normalise_database_url
 from livecart.tables import metadata
@@ -169,7 +169,7 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server in a thread, for WebSockets, browsers and concurrency."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = settings.model_copy(
@@ -178,7 +178,7 @@ class LiveServer:
                 "base_url": self.url,
             }
         )
-        self.app = create_app(self.settings, clock=SystemClock())
+        self.app = create_app(self.settings, clock=clock or SystemClock())
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets"
         )

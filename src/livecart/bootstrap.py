@@ -17,6 +17,7 @@ from livecart.core.db import UnitOfWork, build_engine
 from livecart.core.ratelimit import FailureCounter, KeyedBuckets
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.realtime.broker import Broker, InMemoryBroker
+from livecart.realtime.hub import Hub
 from livecart.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Container:
     secret: str
     login_failures: FailureCounter
     event_limits: KeyedBuckets
+    hub: Hub
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -75,16 +77,25 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = resolve_secret(settings)
     engine = build_engine(settings.async_database_url)
+    clock = clock or SystemClock()
+    broker = InMemoryBroker()
+    # Services that only hold a unit of work (live.record_sale ...) publish after commit
+    # through the broker found in session.info.
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False, info={"broker": broker})
+    events = ParquetEventSink(
+        settings.event_log_dir,
+        batch_size=settings.events_batch_size,
+        flush_seconds=settings.events_flush_seconds,
+    )
     return Container(
         settings=settings,
         engine=engine,
-        sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
-        clock=clock or SystemClock(),
-        broker=InMemoryBroker(),
-        events=ParquetEventSink(
-            settings.event_log_dir,
-            batch_size=settings.events_batch_size,
-            flush_seconds=settings.events_flush_seconds,
+        sessionmaker=sessionmaker,
+        clock=clock,
+        broker=broker,
+        events=events,
+        hub=Hub(
+            broker=broker, sessionmaker=sessionmaker, clock=clock, settings=settings, events=events
         ),
         payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),
         secret=secret,
@@ -106,6 +117,7 @@ async def running(container: Container) -> AsyncIterator[Container]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         container.background.clear()
+        await container.hub.aclose()
         await container.events.aclose()
         await container.broker.aclose()
         await container.engine.dispose()

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     chat_bucket_per_seconds: float = 2.0
     banned_words: list[str] = Field(default_factory=lambda: ["scamlink", "fakebrand"])
     socket_queue_size: int = 256
+    # Real time: frames over this size get an error; likes, viewers and watch time are
+    # written and published once per tick; heartbeats count watch time.
+    ws_max_frame_bytes: int = 8192
+    realtime_tick_seconds: float = 1.0
+    heartbeat_seconds: float = 30.0
+    chat_recent_messages: int = 30
     # Orders and payments.
     order_payment_minutes: int = 15
     order_sweep_seconds: float = 30.0

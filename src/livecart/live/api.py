@@ -1,7 +1,311 @@
-"""REST routes of the live domain."""
+"""REST routes of the live domain: rooms, sessions, co-hosts, showcase, pin, moderation."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from livecart.accounts.dependencies import Anchor, CurrentUser
+from livecart.catalog.schemas import ProductCard
+from livecart.core.http import ContainerDep, UoW
+from livecart.live import service
+from livecart.live.schemas import (
+    ChatMessageOut,
+    CohostIn,
+    ModerationIn,
+    ModerationOut,
+    PersonOut,
+    ProductRefIn,
+    ReservationOut,
+    RoomIn,
+    RoomOut,
+    SessionIn,
+    SessionStatus,
+    SessionStatusOut,
+    SessionSummary,
+    SessionView,
+)
 
 router = APIRouter(tags=["live"])
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+# ---------------------------------------------------------------- rooms
+
+
+@router.post("/rooms", status_code=201, response_model=RoomOut, summary="Open a room (anchor)")
+async def create_room(body: RoomIn, actor: Anchor, uow: UoW, container: ContainerDep) -> RoomOut:
+    room = await service.create_room(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        title=body.title,
+        description=body.description,
+    )
+    await uow.commit()
+    return room
+
+
+@router.get("/rooms/{room_id}", response_model=RoomOut, summary="One room (anyone)")
+async def get_room(room_id: int, uow: UoW) -> RoomOut:
+    return await service.get_room(uow.session, room_id)
+
+
+@router.get("/rooms", response_model=list[RoomOut], summary="Rooms, newest first (anyone)")
+async def list_rooms(uow: UoW, anchor_id: int | None = None, limit: Limit = 100) -> list[RoomOut]:
+    return await service.list_rooms(uow.session, anchor_id=anchor_id, limit=limit)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@router.post(
+    "/rooms/{room_id}/sessions",
+    status_code=201,
+    response_model=SessionStatusOut,
+    summary="Schedule a session (the room's anchor)",
+)
+async def create_session(
+    room_id: int, body: SessionIn, actor: Anchor, uow: UoW, container: ContainerDep
+) -> SessionStatusOut:
+    created = await service.create_session(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        room_id=room_id,
+        title=body.title,
+        scheduled_at=body.scheduled_at,
+    )
+    await uow.commit()
+    return created
+
+
+@router.post(
+    "/sessions/{session_id}/start",
+    response_model=SessionStatusOut,
+    summary="Go live (the room's anchor or a co-host)",
+)
+async def start_session(
+    session_id: int, actor: Anchor, uow: UoW, container: ContainerDep
+) -> SessionStatusOut:
+    result = await service.start_session(
+        uow, clock=container.clock, actor=actor, session_id=session_id
+    )
+    await uow.commit()
+    return result
+
+
+@router.post(
+    "/sessions/{session_id}/end",
+    response_model=SessionStatusOut,
+    summary="End the broadcast (the room's anchor or a co-host)",
+)
+async def end_session(
+    session_id: int, actor: Anchor, uow: UoW, container: ContainerDep
+) -> SessionStatusOut:
+    result = await service.end_session(
+        uow, clock=container.clock, actor=actor, session_id=session_id
+    )
+    await uow.commit()
+    return result
+
+
+@router.get(
+    "/sessions/{session_id}",
+    response_model=SessionView,
+    summary="A session with hosts, showcase, pinned product and statistics (anyone)",
+)
+async def get_session(session_id: int, uow: UoW, container: ContainerDep) -> SessionView:
+    return await service.get_session_view(uow.session, session_id, hub=container.hub)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[SessionSummary],
+    summary="Sessions by status: live now, upcoming, ended (anyone)",
+)
+async def list_sessions(
+    uow: UoW, container: ContainerDep, status: SessionStatus | None = None, limit: Limit = 50
+) -> list[SessionSummary]:
+    return await service.list_sessions(uow.session, status=status, limit=limit, hub=container.hub)
+
+
+# ---------------------------------------------------------------- co-hosts
+
+
+@router.post(
+    "/sessions/{session_id}/cohosts",
+    response_model=list[PersonOut],
+    summary="Invite an anchor to co-host (the room's anchor)",
+)
+async def add_cohost(
+    session_id: int, body: CohostIn, actor: Anchor, uow: UoW, container: ContainerDep
+) -> list[PersonOut]:
+    cohosts = await service.add_cohost(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        session_id=session_id,
+        anchor_id=body.anchor_id,
+    )
+    await uow.commit()
+    return cohosts
+
+
+@router.delete(
+    "/sessions/{session_id}/cohosts/{anchor_id}",
+    response_model=list[PersonOut],
+    summary="Withdraw a co-host (the room's anchor)",
+)
+async def remove_cohost(
+    session_id: int, anchor_id: int, actor: Anchor, uow: UoW
+) -> list[PersonOut]:
+    cohosts = await service.remove_cohost(
+        uow.session, actor=actor, session_id=session_id, anchor_id=anchor_id
+    )
+    await uow.commit()
+    return cohosts
+
+
+# ---------------------------------------------------------------- showcase and pin
+
+
+@router.post(
+    "/sessions/{session_id}/showcase",
+    response_model=list[ProductCard],
+    summary="Add an active product to the showcase (anchor or co-host)",
+)
+async def add_to_showcase(
+    session_id: int, body: ProductRefIn, actor: Anchor, uow: UoW, container: ContainerDep
+) -> list[ProductCard]:
+    cards = await service.add_to_showcase(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        session_id=session_id,
+        product_id=body.product_id,
+    )
+    await uow.commit()
+    return cards
+
+
+@router.delete(
+    "/sessions/{session_id}/showcase/{product_id}",
+    response_model=list[ProductCard],
+    summary="Remove a product from the showcase (anchor or co-host)",
+)
+async def remove_from_showcase(
+    session_id: int, product_id: int, actor: Anchor, uow: UoW
+) -> list[ProductCard]:
+    cards = await service.remove_from_showcase(
+        uow, actor=actor, session_id=session_id, product_id=product_id
+    )
+    await uow.commit()
+    return cards
+
+
+@router.post(
+    "/sessions/{session_id}/pin",
+    response_model=ProductCard,
+    summary="Pin a showcase product as 'now explaining' (anchor or co-host)",
+)
+async def pin(
+    session_id: int, body: ProductRefIn, actor: Anchor, uow: UoW, container: ContainerDep
+) -> ProductCard:
+    card = await service.pin_product(
+        uow, clock=container.clock, actor=actor, session_id=session_id, product_id=body.product_id
+    )
+    await uow.commit()
+    return card
+
+
+@router.delete(
+    "/sessions/{session_id}/pin",
+    status_code=204,
+    response_class=Response,
+    summary="Unpin the product (anchor or co-host)",
+)
+async def unpin(session_id: int, actor: Anchor, uow: UoW) -> Response:
+    await service.unpin_product(uow, actor=actor, session_id=session_id)
+    await uow.commit()
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- chat and moderation
+
+
+@router.post(
+    "/sessions/{session_id}/moderation",
+    response_model=ModerationOut,
+    summary="Moderate: mute, ban, slow mode... (room staff: anchor, co-host, moderator, operator)",
+)
+async def moderate(
+    session_id: int, body: ModerationIn, actor: CurrentUser, uow: UoW, container: ContainerDep
+) -> ModerationOut:
+    result = await service.moderate(
+        uow,
+        clock=container.clock,
+        actor=actor,
+        session_id=session_id,
+        action=body.action,
+        user_id=body.user_id,
+        minutes=body.minutes,
+        seconds=body.seconds,
+        reason=body.reason,
+    )
+    await uow.commit()
+    return result
+
+
+@router.delete(
+    "/sessions/{session_id}/messages/{message_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a chat message (room staff)",
+)
+async def delete_message(
+    session_id: int, message_id: int, actor: CurrentUser, uow: UoW
+) -> Response:
+    await service.delete_message(uow, actor=actor, session_id=session_id, message_id=message_id)
+    await uow.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/sessions/{session_id}/messages",
+    response_model=list[ChatMessageOut],
+    summary="Recent shown chat messages, oldest first (anyone)",
+)
+async def recent_messages(session_id: int, uow: UoW, limit: Limit = 50) -> list[ChatMessageOut]:
+    return await service.recent_messages(uow.session, session_id=session_id, limit=limit)
+
+
+# ---------------------------------------------------------------- reservations
+
+
+@router.post(
+    "/sessions/{session_id}/reservation",
+    response_model=ReservationOut,
+    summary="Be reminded of an upcoming session (signed-in user)",
+)
+async def reserve(
+    session_id: int, actor: CurrentUser, uow: UoW, container: ContainerDep
+) -> ReservationOut:
+    result = await service.reserve(
+        uow.session, clock=container.clock, actor=actor, session_id=session_id
+    )
+    await uow.commit()
+    return result
+
+
+@router.delete(
+    "/sessions/{session_id}/reservation",
+    response_model=ReservationOut,
+    summary="Cancel the reminder (signed-in user)",
+)
+async def cancel_reservation(session_id: int, actor: CurrentUser, uow: UoW) -> ReservationOut:
+    result = await service.cancel_reservation(uow.session, actor=actor, session_id=session_id)
+    await uow.commit()
+    return result

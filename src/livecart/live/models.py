@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livecart.core.db import Base
@@ -26,7 +26,17 @@ class LiveSession(Base):
     """One broadcast of a room: scheduled -> live -> ended."""
 
     __tablename__ = "live_sessions"
-    __table_args__ = (Index("ix_live_sessions_status", "status", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_live_sessions_status", "status", "scheduled_at"),
+        # One live session per room, held by the database even when two starts race.
+        Index(
+            "uq_live_sessions_room_live",
+            "room_id",
+            unique=True,
+            sqlite_where=text("status = 'live'"),
+            postgresql_where=text("status = 'live'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)

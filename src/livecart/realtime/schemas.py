@@ -1,0 +1,63 @@
+"""Frames of the session WebSocket: what clients may send and how server frames are built."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from livecart.core.errors import DomainError
+from livecart.core.schemas import InputModel
+
+Frame = dict[str, Any]
+
+
+class ChatIn(InputModel):
+    type: Literal["chat"]
+    text: str  # stripped; its length is checked against settings.chat_max_length
+
+
+class LikeIn(InputModel):
+    type: Literal["like"]
+
+
+class PingIn(InputModel):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[ChatIn | LikeIn | PingIn, Field(discriminator="type")]
+
+
+@cache
+def client_frames() -> TypeAdapter[ChatIn | LikeIn | PingIn]:
+    """The validator of client frames (built on first use)."""
+    return TypeAdapter(ClientFrame)
+
+
+class InvalidFrame(DomainError):
+    status = 422
+    code = "invalid_frame"
+
+
+class FrameTooLarge(DomainError):
+    status = 413
+    code = "frame_too_large"
+
+
+def error_frame(error: DomainError) -> Frame:
+    """An `error` frame with the same body as an HTTP error."""
+    return {"type": "error", **error.to_dict()}
+
+
+def like_frame(count: int, total: int) -> Frame:
+    """Likes since the last frame and the session's total."""
+    return {"type": "like", "count": count, "total": total}
+
+
+def viewers_frame(count: int) -> Frame:
+    """The number of sockets watching the session."""
+    return {"type": "viewers", "count": count}
+
+
+PONG: Frame = {"type": "pong"}
