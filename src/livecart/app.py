@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from livecart.accounts.api import router as accounts_router
 from livecart.bootstrap import Container, build_container, running
 from livecart.catalog.api import router as catalog_router
+from livecart.commerce import service as commerce_service
 from livecart.commerce.api import router as commerce_router
 from livecart.core.clock import Clock
 from livecart.core.http import install_error_handlers
@@ -36,6 +38,11 @@ Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) and send
 
 def start_jobs(container: Container) -> None:
     """Periodic background jobs of every domain; each run is its own unit of work."""
+    container.every(
+        container.settings.order_sweep_seconds,
+        partial(commerce_service.run_expiry_sweep, container.uow, clock=container.clock),
+        "order-expiry-sweep",
+    )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livecart.core.db import Base
@@ -40,12 +40,13 @@ class Order(Base):
     )
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
-    total: Mapped[int]  # minor units
+    total: Mapped[int] = mapped_column(BigInteger)  # minor units; 99 x a large price overflows int4
     currency: Mapped[str] = mapped_column(String(3))
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("live_sessions.id", ondelete="SET NULL")
     )
     anchor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     payment_deadline: Mapped[datetime]
@@ -82,7 +83,7 @@ class Payment(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(30))
     reference: Mapped[str] = mapped_column(String(100))
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))  # succeeded | failed
     created_at: Mapped[datetime]

@@ -1,4 +1,9 @@
-"""Payment providers: an interface, and a sandbox provider with signed webhooks."""
+"""Payment providers: an interface, and a sandbox provider with signed webhooks.
+
+A real provider implements the same protocol: `charge` asks it to take the money, and its
+webhooks (the provider's word that money moved) come in through
+`POST /api/v1/payments/webhooks/{name}` and are checked with `verify_webhook`.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,28 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from livecart.commerce.errors import BadSignature
 from livecart.core.security import sign
+
+SIGNATURE_HEADER = "X-Livecart-Signature"
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_FAILED = "payment.failed"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook: what the provider says happened to one payment."""
+
+    type: str  # payment.succeeded | payment.failed
+    reference: str
+    order_id: int
+    amount: int
+    currency: str
 
 
 @dataclass(frozen=True)
 class Charge:
-    """What a provider answered to a charge request."""
+    """What a provider answered to a charge request, with the webhook it sends for it."""
 
     reference: str
     status: str  # "succeeded" | "failed"
@@ -22,17 +43,31 @@ class Charge:
 
 
 class PaymentProvider(Protocol):
-    """A way to take money; real providers implement the same three calls."""
+    """A way to take money; real providers implement the same calls."""
 
     name: str
 
     async def charge(self, *, order_id: int, amount: int, currency: str) -> Charge: ...
 
-    def verify_webhook(self, body: bytes, signature: str) -> dict[str, Any]: ...
+    def verify_webhook(self, body: bytes, signature: str | None) -> WebhookEvent: ...
 
 
-class WebhookSignatureInvalid(Exception):
-    """The webhook body was not signed with our secret."""
+def _event_of(payload: Any) -> WebhookEvent:
+    if not isinstance(payload, dict):
+        raise BadSignature("the webhook body is not an object")
+    try:
+        event = WebhookEvent(
+            type=str(payload["type"]),
+            reference=str(payload["reference"])[:100],
+            order_id=int(payload["order_id"]),
+            amount=int(payload["amount"]),
+            currency=str(payload["currency"])[:3],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadSignature("the webhook body lacks payment fields") from exc
+    if event.type not in {PAYMENT_SUCCEEDED, PAYMENT_FAILED}:
+        raise BadSignature("unknown webhook type", details={"type": event.type[:40]})
+    return event
 
 
 class SandboxPaymentProvider:
@@ -43,24 +78,31 @@ class SandboxPaymentProvider:
     def __init__(self, secret: str) -> None:
         self._secret = secret
 
+    def signed(self, payload: dict[str, Any]) -> tuple[bytes, str]:
+        """Serialise and sign a webhook body (also what tests use to forge real ones)."""
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return body, sign(body, secret=self._secret)
+
     async def charge(self, *, order_id: int, amount: int, currency: str) -> Charge:
         """Pretend to charge: always succeeds, returns the signed webhook it would send."""
         reference = f"sbx_{secrets.token_hex(10)}"
-        body = json.dumps(
+        body, signature = self.signed(
             {
-                "type": "payment.succeeded",
+                "type": PAYMENT_SUCCEEDED,
                 "reference": reference,
                 "order_id": order_id,
                 "amount": amount,
                 "currency": currency,
-            },
-            sort_keys=True,
-        ).encode()
-        return Charge(reference, "succeeded", body, sign(body, secret=self._secret))
+            }
+        )
+        return Charge(reference, "succeeded", body, signature)
 
-    def verify_webhook(self, body: bytes, signature: str) -> dict[str, Any]:
-        """Return the webhook's payload if its HMAC-SHA256 signature is ours."""
-        if not hmac.compare_digest(sign(body, secret=self._secret), signature or ""):
-            raise WebhookSignatureInvalid("bad webhook signature")
-        payload: dict[str, Any] = json.loads(body)
-        return payload
+    def verify_webhook(self, body: bytes, signature: str | None) -> WebhookEvent:
+        """Return the webhook's event if its HMAC-SHA256 signature is ours."""
+        if not signature or not hmac.compare_digest(sign(body, secret=self._secret), signature):
+            raise BadSignature("the webhook signature does not match")
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise BadSignature("the webhook body is not JSON") from exc
+        return _event_of(payload)

@@ -1,0 +1,83 @@
+"""Errors of the commerce domain: orders, carts and payments."""
+
+from __future__ import annotations
+
+from livecart.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+
+
+class IdempotencyKeyRequired(InvalidInput):
+    code = "idempotency_key_required"
+
+
+class IdempotencyKeyInvalid(InvalidInput):
+    code = "idempotency_key_invalid"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+class UnknownSku(InvalidInput):
+    code = "unknown_sku"
+
+
+class MixedOrder(InvalidInput):
+    """Items of more than one brand or currency in one order."""
+
+    code = "mixed_order"
+
+
+class TooManyUnits(InvalidInput):
+    code = "too_many_units"
+
+
+class CartEmpty(InvalidInput):
+    code = "cart_empty"
+
+
+class CartItemNotFound(NotFound):
+    code = "cart_item_not_found"
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+
+
+class ProductUnavailable(Conflict):
+    code = "product_unavailable"
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
+class SessionNotLive(Conflict):
+    code = "session_not_live"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class OrderExpired(Conflict):
+    code = "order_expired"
+
+
+class AlreadyPaid(Conflict):
+    code = "already_paid"
+
+
+class PaymentMismatch(Conflict):
+    code = "payment_mismatch"
+
+
+class UnknownProvider(NotFound):
+    code = "unknown_provider"
+
+
+class BadSignature(Unauthenticated):
+    code = "bad_signature"

@@ -1,0 +1,931 @@
+"""Commerce: idempotent orders with atomic stock, carts, payments and the order life cycle.
+
+Stock is taken with catalog's conditional update, one SKU at a time in SKU id order (so two
+orders never wait on each other in a cycle); a missing unit raises, and the caller's unit of
+work rolls everything back. Every change of an order's state is a conditional update on its
+current status, so a payment and the expiry sweep can never both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import Identity
+from livecart.catalog import service as catalog
+from livecart.catalog.schemas import ProductStatus, SkuSnapshot
+from livecart.commerce.errors import (
+    AlreadyPaid,
+    CartEmpty,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    MixedOrder,
+    OrderExpired,
+    OrderNotFound,
+    OutOfStock,
+    PaymentMismatch,
+    ProductUnavailable,
+    SessionNotLive,
+    TooManyUnits,
+    UnknownSku,
+)
+from livecart.commerce.models import CartItem, Order, OrderItem, Payment
+from livecart.commerce.payments import PAYMENT_SUCCEEDED, PaymentProvider
+from livecart.commerce.schemas import (
+    IDEMPOTENCY_KEY_MAX,
+    MAX_UNITS,
+    CancelReason,
+    CartItemOut,
+    CartOut,
+    OrderItemIn,
+    OrderOut,
+    OrderStatus,
+    WebhookOut,
+)
+from livecart.core.clock import Clock
+from livecart.core.db import UnitOfWork
+from livecart.core.errors import NotFound, PermissionDenied
+from livecart.events import service as events
+from livecart.events.schemas import EventType
+from livecart.live import service as live
+from livecart.live.schemas import SessionOrigin, SessionStatus
+
+_KEY_PATTERN = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
+SWEEP_BATCH = 500
+
+Line = tuple[int, int]  # (sku_id, quantity)
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+def check_idempotency_key(value: str | None) -> str:
+    """The Idempotency-Key header: required, 1..100 visible ASCII characters."""
+    if value is None or value == "":
+        raise IdempotencyKeyRequired(
+            "send an Idempotency-Key header (a fresh random value per purchase attempt)"
+        )
+    if not _KEY_PATTERN.match(value):
+        raise IdempotencyKeyInvalid(
+            f"the Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"
+        )
+    return value
+
+
+def merge_lines(items: Iterable[OrderItemIn]) -> list[Line]:
+    """Merge repeated SKUs into one line each, sorted by SKU id."""
+    merged: dict[int, int] = defaultdict(int)
+    for item in items:
+        merged[item.sku_id] += item.quantity
+    for sku_id, quantity in merged.items():
+        if quantity > MAX_UNITS:
+            raise TooManyUnits(
+                f"at most {MAX_UNITS} units of one SKU per order",
+                details={"sku_id": sku_id, "quantity": quantity},
+            )
+    return sorted(merged.items())
+
+
+def request_hash(lines: Sequence[Line], session_id: int | None) -> str:
+    """sha256 of the canonical order request (merged, sorted lines and the session)."""
+    canonical = json.dumps(
+        {"items": [list(line) for line in lines], "session_id": session_id},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _checkout_prefix(key: str) -> str:
+    # Checkout makes one order per brand, each needing its own key under the unique
+    # constraint; they share this prefix (hashed so that any key fits the column).
+    return f"checkout:{hashlib.sha256(key.encode()).hexdigest()[:40]}:"
+
+
+# ---------------------------------------------------------------- reading orders
+
+
+def order_out(order: Order) -> OrderOut:
+    """The public view of an order."""
+    return OrderOut.model_validate(order)
+
+
+async def _reload(session: AsyncSession, order_id: int) -> Order:
+    order = await session.scalar(
+        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    )
+    if order is None:
+        raise OrderNotFound("order not found", details={"order_id": order_id})
+    return order
+
+
+def _is_brand_staff(actor: Identity, order: Order) -> bool:
+    return order.brand_id in actor.brand_ids
+
+
+def _can_see(actor: Identity, order: Order) -> bool:
+    return order.user_id == actor.id or _is_brand_staff(actor, order) or actor.is_operator
+
+
+async def _visible_order(session: AsyncSession, actor: Identity, order_id: int) -> Order:
+    # Strangers get the same 404 as for a missing order: ids reveal nothing.
+    order = await session.get(Order, order_id)
+    if order is None or not _can_see(actor, order):
+        raise OrderNotFound("order not found", details={"order_id": order_id})
+    return order
+
+
+def _overdue(order: Order, now: datetime) -> bool:
+    return order.status == OrderStatus.pending_payment and order.payment_deadline <= now
+
+
+async def get_order(
+    session: AsyncSession, *, clock: Clock, actor: Identity, order_id: int
+) -> Order:
+    """One order for its buyer, its brand's staff or an operator (else 404); expires it if due."""
+    order = await _visible_order(session, actor, order_id)
+    if _overdue(order, clock.now()):
+        await _cancel(session, order.id, now=clock.now(), reason=CancelReason.payment_timeout)
+        order = await _reload(session, order.id)
+    return order
+
+
+async def _expire_listed(session: AsyncSession, orders: Sequence[Order], now: datetime) -> bool:
+    expired = False
+    for order in orders:
+        if _overdue(order, now):
+            expired |= await _cancel(
+                session, order.id, now=now, reason=CancelReason.payment_timeout
+            )
+    return expired
+
+
+async def list_my_orders(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Identity,
+    status: OrderStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[OrderOut]:
+    """The caller's orders, newest first."""
+    stmt = select(Order).where(Order.user_id == actor.id)
+    return await _listing(session, stmt, clock=clock, status=status, limit=limit, offset=offset)
+
+
+async def list_brand_orders(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Identity,
+    brand_id: int,
+    status: OrderStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[OrderOut]:
+    """Orders of a brand, newest first (its merchants and operators)."""
+    if brand_id not in actor.brand_ids and not actor.is_operator:
+        raise PermissionDenied(
+            "only staff of this brand see its orders", details={"brand_id": brand_id}
+        )
+    stmt = select(Order).where(Order.brand_id == brand_id)
+    return await _listing(session, stmt, clock=clock, status=status, limit=limit, offset=offset)
+
+
+async def _listing(
+    session: AsyncSession,
+    stmt: Select[Order],
+    *,
+    clock: Clock,
+    status: OrderStatus | None,
+    limit: int,
+    offset: int,
+) -> list[OrderOut]:
+    now = clock.now()
+    # Overdue orders are expired first, so that a status filter sees them as they really are.
+    overdue = (
+        await session.scalars(
+            stmt.where(
+                Order.status == OrderStatus.pending_payment, Order.payment_deadline <= now
+            ).limit(SWEEP_BATCH)
+        )
+    ).all()
+    if await _expire_listed(session, overdue, now):
+        session.expire_all()
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    rows = await session.scalars(
+        stmt.order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .execution_options(populate_existing=True)
+    )
+    return [order_out(o) for o in rows.all()]
+
+
+# ---------------------------------------------------------------- placing orders
+
+
+@dataclass
+class _Draft:
+    """One order about to be inserted."""
+
+    brand_id: int
+    currency: str
+    lines: list[tuple[SkuSnapshot, int]]
+    session_id: int | None
+    origin: SessionOrigin | None
+    key: str
+    request_hash: str
+
+
+def _check_snapshots(
+    snapshots: dict[int, SkuSnapshot], lines: Sequence[Line]
+) -> list[tuple[SkuSnapshot, int]]:
+    checked: list[tuple[SkuSnapshot, int]] = []
+    for sku_id, quantity in lines:
+        snap = snapshots.get(sku_id)
+        if snap is None:
+            raise UnknownSku("no such SKU", details={"sku_id": sku_id})
+        if snap.product_status != ProductStatus.active:
+            raise ProductUnavailable("this product is not on sale", details={"sku_id": sku_id})
+        checked.append((snap, quantity))
+    return checked
+
+
+async def _live_origin(session: AsyncSession, session_id: int | None) -> SessionOrigin | None:
+    if session_id is None:
+        return None
+    origin = await live.session_origin(session, session_id)
+    if origin.status != SessionStatus.live:
+        raise SessionNotLive("this live session is not on air", details={"session_id": session_id})
+    return origin
+
+
+async def _insert(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Identity,
+    drafts: Sequence[_Draft],
+    payment_minutes: int,
+) -> list[Order]:
+    now = clock.now()
+    orders: list[Order] = []
+    for draft in drafts:
+        order = Order(
+            user_id=actor.id,
+            brand_id=draft.brand_id,
+            status=OrderStatus.pending_payment.value,
+            total=sum(snap.price * quantity for snap, quantity in draft.lines),
+            currency=draft.currency,
+            session_id=draft.origin.session_id if draft.origin else None,
+            anchor_id=draft.origin.anchor_id if draft.origin else None,
+            room_id=draft.origin.room_id if draft.origin else None,
+            idempotency_key=draft.key,
+            request_hash=draft.request_hash,
+            payment_deadline=now + timedelta(minutes=payment_minutes),
+            created_at=now,
+            items=[
+                OrderItem(
+                    sku_id=snap.sku_id,
+                    product_id=snap.product_id,
+                    title=snap.title[:200],
+                    quantity=quantity,
+                    unit_price=snap.price,
+                    currency=snap.currency,
+                )
+                for snap, quantity in draft.lines
+            ],
+        )
+        session.add(order)
+        orders.append(order)
+    # Inserting first claims the idempotency keys: a duplicate request waits here on the
+    # unique constraint instead of queueing for stock it will never use.
+    await session.flush()
+    return orders
+
+
+async def _take_stock(session: AsyncSession, lines: Iterable[Line]) -> None:
+    for sku_id, quantity in sorted(lines):
+        if not await catalog.take_stock(session, sku_id=sku_id, quantity=quantity):
+            raise OutOfStock("not enough stock", details={"sku_id": sku_id})
+
+
+def _order_events(uow: UnitOfWork, sink: events.HasEventSink, order: Order, now: datetime) -> None:
+    events.emit_after_commit(
+        uow,
+        sink,
+        *(
+            events.new_event(
+                EventType.ORDER,
+                occurred_at=now,
+                consumer_id=order.user_id,
+                session_id=order.session_id,
+                room_id=order.room_id,
+                anchor_id=order.anchor_id,
+                product_id=item.product_id,
+                sku_id=item.sku_id,
+                order_id=order.id,
+                quantity=item.quantity,
+                amount=item.unit_price * item.quantity,
+                currency=item.currency,
+            )
+            for item in order.items
+        ),
+    )
+
+
+async def _winner(uow: UnitOfWork, actor: Identity, key: str) -> Order:
+    order = await uow.session.scalar(
+        select(Order).where(Order.user_id == actor.id, Order.idempotency_key == key)
+    )
+    if order is None:
+        raise OrderNotFound("order not found")
+    return order
+
+
+def _replay(order: Order, expected_hash: str) -> Order:
+    if order.request_hash != expected_hash:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used for a different order; use a fresh key",
+            details={"order_id": order.id},
+        )
+    return order
+
+
+async def create_order(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    sink: events.HasEventSink,
+    actor: Identity,
+    items: Sequence[OrderItemIn],
+    session_id: int | None,
+    idempotency_key: str,
+    payment_minutes: int,
+) -> Order:
+    """Place one order (or return the one this key already made) and take its stock."""
+    session = uow.session
+    key = check_idempotency_key(idempotency_key)
+    lines = merge_lines(items)
+    digest = request_hash(lines, session_id)
+    existing = await session.scalar(
+        select(Order).where(Order.user_id == actor.id, Order.idempotency_key == key)
+    )
+    if existing is not None:
+        return _replay(existing, digest)
+    origin = await _live_origin(session, session_id)
+    checked = _check_snapshots(await catalog.sku_snapshots(session, [s for s, _ in lines]), lines)
+    if len({snap.brand_id for snap, _ in checked}) > 1:
+        raise MixedOrder("one order holds one brand's products; use the cart for several")
+    if len({snap.currency for snap, _ in checked}) > 1:
+        raise MixedOrder("one order is paid in one currency")
+    draft = _Draft(
+        brand_id=checked[0][0].brand_id,
+        currency=checked[0][0].currency,
+        lines=checked,
+        session_id=session_id,
+        origin=origin,
+        key=key,
+        request_hash=digest,
+    )
+    try:
+        (order,) = await _insert(
+            session, clock=clock, actor=actor, drafts=[draft], payment_minutes=payment_minutes
+        )
+    except IntegrityError:
+        # Another request with this key committed first: drop ours, answer with theirs.
+        await uow.rollback()
+        return _replay(await _winner(uow, actor, key), digest)
+    await _take_stock(session, lines)
+    _order_events(uow, sink, order, clock.now())
+    return order
+
+
+# ---------------------------------------------------------------- cart
+
+
+async def get_cart(session: AsyncSession, *, actor: Identity) -> CartOut:
+    """The caller's cart, priced at today's prices of record."""
+    rows = (
+        await session.scalars(
+            select(CartItem).where(CartItem.user_id == actor.id).order_by(CartItem.id)
+        )
+    ).all()
+    snapshots = await catalog.sku_snapshots(session, [r.sku_id for r in rows])
+    items: list[CartItemOut] = []
+    for row in rows:
+        snap = snapshots.get(row.sku_id)
+        if snap is None:
+            continue
+        items.append(
+            CartItemOut(
+                sku_id=row.sku_id,
+                product_id=snap.product_id,
+                brand_id=snap.brand_id,
+                title=snap.title,
+                quantity=row.quantity,
+                unit_price=snap.price,
+                currency=snap.currency,
+                stock=snap.stock,
+                available=snap.product_status == ProductStatus.active
+                and snap.stock >= row.quantity,
+                session_id=row.session_id,
+                added_at=row.added_at,
+            )
+        )
+    currencies = {i.currency for i in items}
+    single = len(currencies) == 1
+    return CartOut(
+        items=items,
+        total=sum(i.unit_price * i.quantity for i in items)
+        if single
+        else (0 if not items else None),
+        currency=next(iter(currencies)) if single else None,
+    )
+
+
+async def add_to_cart(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    sink: events.HasEventSink,
+    actor: Identity,
+    sku_id: int,
+    quantity: int,
+    session_id: int | None,
+) -> CartOut:
+    """Put a SKU in the cart, or set its quantity when it is there already."""
+    session = uow.session
+    ((snap, _),) = _check_snapshots(
+        await catalog.sku_snapshots(session, [sku_id]), [(sku_id, quantity)]
+    )
+    origin = await live.session_origin(session, session_id) if session_id is not None else None
+    now = clock.now()
+    row = await session.scalar(
+        select(CartItem).where(CartItem.user_id == actor.id, CartItem.sku_id == sku_id)
+    )
+    if row is None:
+        session.add(
+            CartItem(
+                user_id=actor.id,
+                sku_id=sku_id,
+                quantity=quantity,
+                session_id=session_id,
+                added_at=now,
+            )
+        )
+    else:
+        row.quantity = quantity
+        row.session_id = session_id or row.session_id
+        row.added_at = now
+    await session.flush()
+    events.emit_after_commit(
+        uow,
+        sink,
+        events.new_event(
+            EventType.ADD_TO_CART,
+            occurred_at=now,
+            consumer_id=actor.id,
+            session_id=session_id,
+            room_id=origin.room_id if origin else None,
+            anchor_id=origin.anchor_id if origin else None,
+            product_id=snap.product_id,
+            sku_id=sku_id,
+            quantity=quantity,
+            amount=snap.price * quantity,
+            currency=snap.currency,
+        ),
+    )
+    return await get_cart(session, actor=actor)
+
+
+async def remove_from_cart(session: AsyncSession, *, actor: Identity, sku_id: int) -> CartOut:
+    """Take a SKU out of the cart (nothing happens when it is not there)."""
+    await session.execute(
+        delete(CartItem).where(CartItem.user_id == actor.id, CartItem.sku_id == sku_id)
+    )
+    return await get_cart(session, actor=actor)
+
+
+async def _origin_or_none(session: AsyncSession, session_id: int | None) -> SessionOrigin | None:
+    if session_id is None:
+        return None
+    try:
+        return await live.session_origin(session, session_id)
+    except NotFound:  # the session was deleted since; the order simply has no origin
+        return None
+
+
+async def checkout(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    sink: events.HasEventSink,
+    actor: Identity,
+    idempotency_key: str,
+    payment_minutes: int,
+) -> list[Order]:
+    """Turn the cart into one order per brand (and currency), take the stock, empty the cart."""
+    session = uow.session
+    prefix = _checkout_prefix(check_idempotency_key(idempotency_key))
+    made = await _orders_with_prefix(session, actor, prefix)
+    if made:
+        return made
+    rows = (
+        await session.scalars(
+            select(CartItem).where(CartItem.user_id == actor.id).order_by(CartItem.added_at.desc())
+        )
+    ).all()
+    if not rows:
+        raise CartEmpty("the cart is empty")
+    lines = sorted((r.sku_id, r.quantity) for r in rows)
+    checked = _check_snapshots(await catalog.sku_snapshots(session, [s for s, _ in lines]), lines)
+    groups: dict[tuple[int, str], list[tuple[SkuSnapshot, int]]] = defaultdict(list)
+    for snap, quantity in checked:
+        groups[(snap.brand_id, snap.currency)].append((snap, quantity))
+    latest_session: dict[tuple[int, str], int | None] = {}
+    by_sku = {snap.sku_id: group for group, members in groups.items() for snap, _ in members}
+    for row in rows:  # newest first: an order is credited to the last session that sold into it
+        group = by_sku[row.sku_id]
+        if latest_session.get(group) is None:
+            latest_session[group] = row.session_id
+    drafts: list[_Draft] = []
+    for (brand_id, currency), members in sorted(groups.items()):
+        session_id = latest_session.get((brand_id, currency))
+        group_lines = [(snap.sku_id, quantity) for snap, quantity in members]
+        drafts.append(
+            _Draft(
+                brand_id=brand_id,
+                currency=currency,
+                lines=members,
+                session_id=session_id,
+                origin=await _origin_or_none(session, session_id),
+                key=f"{prefix}{brand_id}:{currency}",
+                request_hash=request_hash(group_lines, session_id),
+            )
+        )
+    try:
+        orders = await _insert(
+            session, clock=clock, actor=actor, drafts=drafts, payment_minutes=payment_minutes
+        )
+    except IntegrityError:
+        await uow.rollback()
+        made = await _orders_with_prefix(session, actor, prefix)
+        if not made:
+            raise
+        return made
+    await _take_stock(session, lines)
+    await session.execute(delete(CartItem).where(CartItem.user_id == actor.id))
+    now = clock.now()
+    for order in orders:
+        _order_events(uow, sink, order, now)
+    return orders
+
+
+async def _orders_with_prefix(session: AsyncSession, actor: Identity, prefix: str) -> list[Order]:
+    found = await session.scalars(
+        select(Order)
+        .where(Order.user_id == actor.id, Order.idempotency_key.startswith(prefix, autoescape=True))
+        .order_by(Order.id)
+    )
+    return list(found.all())
+
+
+# ---------------------------------------------------------------- state changes
+
+
+async def _release(session: AsyncSession, order_ids: Sequence[int]) -> None:
+    if not order_ids:
+        return
+    totals: dict[int, int] = defaultdict(int)
+    rows = await session.execute(
+        select(OrderItem.sku_id, OrderItem.quantity).where(OrderItem.order_id.in_(order_ids))
+    )
+    for sku_id, quantity in rows:
+        totals[sku_id] += quantity
+    for sku_id in sorted(totals):  # the same order as taking stock: no lock cycles
+        await catalog.release_stock(session, sku_id=sku_id, quantity=totals[sku_id])
+
+
+async def _cancel(
+    session: AsyncSession, order_id: int, *, now: datetime, reason: CancelReason
+) -> bool:
+    """Cancel an unpaid order and give its stock back; False if it was no longer unpaid."""
+    won = await session.scalar(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.pending_payment)
+        .values(status=OrderStatus.cancelled.value, cancelled_at=now, cancel_reason=reason.value)
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    if won is None:
+        return False
+    await _release(session, [order_id])
+    return True
+
+
+async def expire_overdue(session: AsyncSession, *, clock: Clock, limit: int = SWEEP_BATCH) -> int:
+    """Cancel unpaid orders past their deadline and give their stock back; returns how many."""
+    now = clock.now()
+    due = (
+        await session.scalars(
+            select(Order.id)
+            .where(Order.status == OrderStatus.pending_payment, Order.payment_deadline <= now)
+            .order_by(Order.id)
+            .limit(limit)
+        )
+    ).all()
+    won: list[int] = []
+    for order_id in due:
+        claimed = await session.scalar(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.pending_payment)
+            .values(
+                status=OrderStatus.cancelled.value,
+                cancelled_at=now,
+                cancel_reason=CancelReason.payment_timeout.value,
+            )
+            .returning(Order.id)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed is not None:
+            won.append(claimed)
+    await _release(session, won)
+    return len(won)
+
+
+async def run_expiry_sweep(open_uow: Callable[[], UnitOfWork], *, clock: Clock) -> int:
+    """The periodic job: expire overdue orders in a unit of work of its own."""
+    async with open_uow() as uow:
+        expired = await expire_overdue(uow.session, clock=clock)
+        await uow.commit()
+    return expired
+
+
+async def _step(
+    session: AsyncSession,
+    order: Order,
+    *,
+    action: str,
+    source: OrderStatus,
+    target: OrderStatus,
+    stamp: str,
+    now: datetime,
+) -> Order:
+    moved = await session.scalar(
+        update(Order)
+        .where(Order.id == order.id, Order.status == source)
+        .values({"status": target.value, stamp: now})
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    if moved is None:
+        current = await _reload(session, order.id)
+        raise InvalidTransition(
+            f"an order can be {action} only when {source.value}",
+            details={"order_id": order.id, "status": current.status, "action": action},
+        )
+    return await _reload(session, order.id)
+
+
+async def ship_order(
+    session: AsyncSession, *, clock: Clock, actor: Identity, order_id: int
+) -> Order:
+    """paid -> shipped (a merchant of the order's brand)."""
+    order = await _visible_order(session, actor, order_id)
+    if not _is_brand_staff(actor, order):
+        raise PermissionDenied("only the brand's merchants ship its orders")
+    return await _step(
+        session,
+        order,
+        action="shipped",
+        source=OrderStatus.paid,
+        target=OrderStatus.shipped,
+        stamp="shipped_at",
+        now=clock.now(),
+    )
+
+
+async def deliver_order(
+    session: AsyncSession, *, clock: Clock, actor: Identity, order_id: int
+) -> Order:
+    """shipped -> delivered (the brand's merchants or an operator, standing in for the carrier)."""
+    order = await _visible_order(session, actor, order_id)
+    if not (_is_brand_staff(actor, order) or actor.is_operator):
+        raise PermissionDenied("only the brand's merchants or operators mark deliveries")
+    return await _step(
+        session,
+        order,
+        action="delivered",
+        source=OrderStatus.shipped,
+        target=OrderStatus.delivered,
+        stamp="delivered_at",
+        now=clock.now(),
+    )
+
+
+async def complete_order(
+    session: AsyncSession, *, clock: Clock, actor: Identity, order_id: int
+) -> Order:
+    """delivered -> completed (the buyer confirms receipt)."""
+    order = await _visible_order(session, actor, order_id)
+    if order.user_id != actor.id:
+        raise PermissionDenied("only the buyer confirms receipt")
+    return await _step(
+        session,
+        order,
+        action="completed",
+        source=OrderStatus.delivered,
+        target=OrderStatus.completed,
+        stamp="completed_at",
+        now=clock.now(),
+    )
+
+
+async def cancel_order(
+    session: AsyncSession, *, clock: Clock, actor: Identity, order_id: int
+) -> Order:
+    """pending_payment -> cancelled by the buyer; the stock goes back on sale."""
+    order = await _visible_order(session, actor, order_id)
+    if order.user_id != actor.id:
+        raise PermissionDenied("only the buyer cancels an order")
+    now = clock.now()
+    reason = CancelReason.payment_timeout if _overdue(order, now) else CancelReason.buyer
+    if not await _cancel(session, order.id, now=now, reason=reason):
+        current = await _reload(session, order.id)
+        raise InvalidTransition(
+            "only unpaid orders can be cancelled",
+            details={"order_id": order.id, "status": current.status, "action": "cancelled"},
+        )
+    return await _reload(session, order.id)
+
+
+# ---------------------------------------------------------------- payments
+
+
+async def pay_order(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    sink: events.HasEventSink,
+    actor: Identity,
+    order_id: int,
+) -> Order:
+    """Charge the buyer through the provider; its signed webhook marks the order paid.
+
+    Raises OrderExpired after cancelling an overdue order: the caller should commit that
+    cancellation before answering.
+    """
+    session = uow.session
+    order = await _visible_order(session, actor, order_id)
+    if order.user_id != actor.id:
+        raise OrderNotFound("order not found", details={"order_id": order_id})
+    now = clock.now()
+    if _overdue(order, now):
+        await _cancel(session, order.id, now=now, reason=CancelReason.payment_timeout)
+        raise OrderExpired("the time to pay this order has run out", details={"order_id": order.id})
+    if order.status == OrderStatus.cancelled:
+        raise OrderExpired("this order was cancelled", details={"order_id": order.id})
+    if order.status != OrderStatus.pending_payment:
+        raise AlreadyPaid("this order is paid already", details={"order_id": order.id})
+    charge = await provider.charge(order_id=order.id, amount=order.total, currency=order.currency)
+    await apply_webhook(
+        uow,
+        clock=clock,
+        provider=provider,
+        sink=sink,
+        body=charge.webhook_body,
+        signature=charge.webhook_signature,
+    )
+    order = await _reload(session, order.id)
+    if order.status != OrderStatus.paid:
+        raise OrderExpired("this order was cancelled", details={"order_id": order.id})
+    return order
+
+
+async def apply_webhook(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    sink: events.HasEventSink,
+    body: bytes,
+    signature: str | None,
+) -> WebhookOut:
+    """Apply a provider's signed webhook; the same webhook twice changes nothing more."""
+    session = uow.session
+    event = provider.verify_webhook(body, signature)
+    known = await session.scalar(
+        select(Payment.id).where(
+            Payment.provider == provider.name, Payment.reference == event.reference
+        )
+    )
+    if known is not None:
+        return await _duplicate(session, event.order_id)
+    order = await session.get(Order, event.order_id)
+    if order is None:
+        raise OrderNotFound("order not found", details={"order_id": event.order_id})
+    succeeded = event.type == PAYMENT_SUCCEEDED
+    if succeeded and (event.amount != order.total or event.currency != order.currency):
+        raise PaymentMismatch(
+            "the payment does not match the order's total",
+            details={"order_id": order.id, "amount": event.amount, "currency": event.currency},
+        )
+    now = clock.now()
+    session.add(
+        Payment(
+            order_id=order.id,
+            provider=provider.name,
+            reference=event.reference,
+            amount=event.amount,
+            currency=event.currency,
+            status="succeeded" if succeeded else "failed",
+            created_at=now,
+        )
+    )
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The same webhook, delivered twice at once: the other delivery recorded it.
+        await uow.rollback()
+        return await _duplicate(session, event.order_id)
+    if not succeeded:
+        return WebhookOut(
+            received=True, order_id=order.id, status=OrderStatus(order.status), duplicate=False
+        )
+    paid = await session.scalar(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.pending_payment)
+        .values(status=OrderStatus.paid.value, paid_at=now)
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    order = await _reload(session, order.id)
+    if paid is not None:
+        await _record_payment(uow, sink, order, now)
+    return WebhookOut(
+        received=True, order_id=order.id, status=OrderStatus(order.status), duplicate=False
+    )
+
+
+async def _duplicate(session: AsyncSession, order_id: int) -> WebhookOut:
+    order = await session.get(Order, order_id)
+    return WebhookOut(
+        received=True,
+        order_id=order_id,
+        status=OrderStatus(order.status) if order else None,
+        duplicate=True,
+    )
+
+
+async def _record_payment(
+    uow: UnitOfWork, sink: events.HasEventSink, order: Order, now: datetime
+) -> None:
+    events.emit_after_commit(
+        uow,
+        sink,
+        events.new_event(
+            EventType.PAYMENT,
+            occurred_at=now,
+            consumer_id=order.user_id,
+            session_id=order.session_id,
+            room_id=order.room_id,
+            anchor_id=order.anchor_id,
+            order_id=order.id,
+            quantity=sum(i.quantity for i in order.items),
+            amount=order.total,
+            currency=order.currency,
+        ),
+    )
+    if order.session_id is None:
+        return
+    names = await accounts.display_names(uow.session, {order.user_id} if order.user_id else set())
+    first = order.items[0].title if order.items else ""
+    more = len(order.items) - 1
+    await live.record_sale(
+        uow,
+        session_id=order.session_id,
+        order_id=order.id,
+        amount=order.total,
+        currency=order.currency,
+        buyer_name=names.get(order.user_id or 0, ""),
+        product_title=f"{first} and {more} more" if more > 0 else first,
+        quantity=sum(i.quantity for i in order.items),
+        at=now,
+    )
