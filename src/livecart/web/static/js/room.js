@@ -68,7 +68,7 @@ $("like").addEventListener("click", () => {
   }
 });
 
-function showViewers(count) { $("viewers").textContent = `👁 ${count}`; }
+function showViewers(count) { $("viewers").textContent = `${count} watching`; }
 
 function showStatus(status) {
   state.status = status;
