@@ -1,0 +1,412 @@
+"""The session WebSocket over real sockets: chat rules, moderation, frames, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import Role
+from livecart.bootstrap import Container, build_container
+from livecart.catalog import service as catalog
+from livecart.catalog.schemas import SkuIn
+from livecart.core.clock import FrozenClock
+from livecart.live import service as live
+from livecart.live.models import ChatMessage
+from livecart.settings import Settings
+from tests.conftest import LiveServer
+from tests.support import make_user, token_for
+
+API = "/api/v1"
+Frame = dict[str, Any]
+
+
+@dataclass
+class World:
+    server: LiveServer
+    container: Container  # a second container on the test's loop, same database
+    http: httpx.AsyncClient
+    anchor_id: int
+    alice_id: int
+    bob_id: int
+    carol_id: int
+    room_id: int
+    session_id: int
+    product_id: int
+
+    async def token(self, user_id: int) -> str:
+        return await token_for(self.http, self.container, user_id)
+
+    async def headers(self, user_id: int) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(user_id)}"}
+
+    def ws_url(self, token: str | None = None, session_id: int | None = None) -> str:
+        url = f"ws://127.0.0.1:{self.server.port}/ws/sessions/{session_id or self.session_id}"
+        return f"{url}?token={token}" if token else url
+
+    async def socket(self, user_id: int | None, **options: Any) -> ClientConnection:
+        """A connected socket whose hello has been read."""
+        token = await self.token(user_id) if user_id else None
+        ws = await connect(self.ws_url(token), origin=self.server.url, **options)  # type: ignore[arg-type]
+        hello = await next_frame(ws, "hello")
+        assert hello["session_id"] == self.session_id
+        return ws
+
+
+async def next_frame(ws: ClientConnection, kind: str, timeout: float = 10) -> Frame:
+    """The next frame of the given type, skipping others."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame: Frame = json.loads(await ws.recv())
+            if frame["type"] == kind:
+                return frame
+
+
+async def frames_until(ws: ClientConnection, stop: str, timeout: float = 10) -> list[Frame]:
+    """Every frame up to and including a chat frame whose text is `stop`."""
+    seen: list[Frame] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frame: Frame = json.loads(await ws.recv())
+            seen.append(frame)
+            if frame["type"] == "chat" and frame["text"] == stop:
+                return seen
+
+
+def chats(frames: list[Frame]) -> list[str]:
+    return [f["text"] for f in frames if f["type"] == "chat"]
+
+
+async def build_world(server: LiveServer, *, start: bool = True) -> World:
+    container = build_container(server.settings)
+    anchor_id = await make_user(container, Role.anchor, name="Mia")
+    alice_id = await make_user(container, name="alice")
+    bob_id = await make_user(container, name="Bob")
+    carol_id = await make_user(container, name="Carol")
+    async with container.uow() as uow:
+        brand = await catalog.create_brand(
+            uow.session, clock=container.clock, actor=None, name="Lumen", description=""
+        )
+        product = await catalog.create_product(
+            uow.session,
+            clock=container.clock,
+            actor=None,
+            brand_id=brand.id,
+            title="Jasmine tea",
+            category="tea",
+            skus=[SkuIn(code="JT-1", price=8900, currency="CNY", stock=9)],
+        )
+        anchor = await accounts.load_identity(uow.session, anchor_id)
+        assert anchor is not None
+        room = await live.create_room(uow.session, clock=container.clock, actor=anchor, title="T")
+        created = await live.create_session(
+            uow.session, clock=container.clock, actor=anchor, room_id=room.id, title="Teas"
+        )
+        await live.add_to_showcase(
+            uow.session,
+            clock=container.clock,
+            actor=anchor,
+            session_id=created.id,
+            product_id=product.id,
+        )
+        if start:
+            await live.start_session(
+                uow, clock=container.clock, actor=anchor, session_id=created.id
+            )
+        await uow.commit()
+    return World(
+        server=server,
+        container=container,
+        http=httpx.AsyncClient(base_url=server.url, timeout=10),
+        anchor_id=anchor_id,
+        alice_id=alice_id,
+        bob_id=bob_id,
+        carol_id=carol_id,
+        room_id=room.id,
+        session_id=created.id,
+        product_id=product.id,
+    )
+
+
+@contextlib.asynccontextmanager
+async def world_on(server: LiveServer, *, start: bool = True) -> AsyncIterator[World]:
+    world = await build_world(server, start=start)
+    try:
+        yield world
+    finally:
+        await world.http.aclose()
+        await world.container.engine.dispose()
+
+
+@contextlib.contextmanager
+def custom_server(settings: Settings, **overrides: Any) -> Iterator[LiveServer]:
+    """A live server with changed settings (and a frozen clock when `clock` is given)."""
+    clock = overrides.pop("clock", None)
+    server = LiveServer(settings.model_copy(update=overrides), clock=clock)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def world(live_server: LiveServer) -> AsyncIterator[World]:
+    async with world_on(live_server) as built:
+        yield built
+
+
+async def test_two_viewers_chat_and_the_rules_of_chat(any_backend: str, world: World) -> None:
+    alice = await world.socket(world.alice_id)
+    bob = await world.socket(world.bob_id)
+    anonymous = await world.socket(None)
+
+    await alice.send(json.dumps({"type": "chat", "text": "  hello everyone  "}))
+    got = await next_frame(bob, "chat")
+    assert got["text"] == "hello everyone"
+    assert got["user"] == {"id": world.alice_id, "name": "alice"}
+    assert (await next_frame(anonymous, "chat"))["text"] == "hello everyone"
+
+    await alice.send(json.dumps({"type": "chat", "text": "x" * 301}))
+    assert (await next_frame(alice, "error"))["error"]["code"] == "message_too_long"
+    # Too long was refused before the bucket: these two are alice's 2nd and 3rd tokens.
+    await alice.send(json.dumps({"type": "chat", "text": "buy at SCAMLINK now"}))
+    assert (await next_frame(alice, "error"))["error"]["code"] == "banned_word"
+    await alice.send(json.dumps({"type": "chat", "text": "x" * 300}))
+    seen = await frames_until(bob, "x" * 300)
+    assert not any("SCAMLINK" in json.dumps(f) for f in seen)
+
+    await anonymous.send(json.dumps({"type": "chat", "text": "hi"}))
+    assert (await next_frame(anonymous, "error"))["error"]["code"] == "not_authenticated"
+    await anonymous.send(json.dumps({"type": "ping"}))
+    await next_frame(anonymous, "pong")
+    await bob.send(json.dumps({"type": "shout", "text": "hi"}))
+    assert (await next_frame(bob, "error"))["error"]["code"] == "invalid_frame"
+    await bob.send("x" * 10_000)
+    assert (await next_frame(bob, "error"))["error"]["code"] == "frame_too_large"
+
+    async with world.container.uow() as uow:
+        stored = (
+            await uow.session.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.session_id == world.session_id)
+                .order_by(ChatMessage.id)
+            )
+        ).all()
+    assert [(m.status, m.reason) for m in stored] == [
+        ("shown", None),
+        ("blocked", "banned_word"),
+        ("shown", None),
+    ]
+    r = await world.http.get(f"{API}/sessions/{world.session_id}/messages")
+    assert [m["text"] for m in r.json()] == ["hello everyone", "x" * 300]
+    for ws in (alice, bob, anonymous):
+        await ws.close()
+
+
+async def test_twenty_messages_at_once_only_the_bucket_passes(settings: Settings) -> None:
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    with custom_server(settings, clock=clock) as server:
+        async with world_on(server) as world:
+            alice = await world.socket(world.alice_id)
+            bob = await world.socket(world.bob_id)
+            carol = await world.socket(world.carol_id)
+            for n in range(20):
+                await alice.send(json.dumps({"type": "chat", "text": f"m{n}"}))
+            errors = [await next_frame(alice, "error") for _ in range(17)]
+            assert {e["error"]["code"] for e in errors} == {"rate_limited"}
+            assert all(e["error"]["details"]["retry_after"] > 0 for e in errors)
+            await carol.send(json.dumps({"type": "chat", "text": "marker"}))
+            seen = await frames_until(bob, "marker")
+            assert chats(seen) == ["m0", "m1", "m2", "marker"]
+            for ws in (alice, bob, carol):
+                await ws.close()
+
+
+async def test_mute_and_ban_through_rest_hold_on_open_sockets(
+    any_backend: str, world: World
+) -> None:
+    alice = await world.socket(world.alice_id)
+    bob = await world.socket(world.bob_id)
+    carol = await world.socket(world.carol_id)
+    anchor = await world.headers(world.anchor_id)
+    url = f"{API}/sessions/{world.session_id}/moderation"
+
+    r = await world.http.post(
+        url, json={"action": "mute", "user_id": world.alice_id}, headers=anchor
+    )
+    assert r.status_code == 200, r.text
+    assert (await next_frame(alice, "moderation"))["action"] == "mute"
+    await alice.send(json.dumps({"type": "chat", "text": "am I heard?"}))
+    assert (await next_frame(alice, "error"))["error"]["code"] == "muted"
+    await carol.send(json.dumps({"type": "chat", "text": "marker one"}))
+    seen = await frames_until(bob, "marker one")
+    assert chats(seen) == ["marker one"]
+    assert not any(f["type"] == "moderation" for f in seen)  # bystanders are not told
+
+    r = await world.http.post(
+        url, json={"action": "ban", "user_id": world.alice_id}, headers=anchor
+    )
+    assert r.status_code == 200
+    assert (await next_frame(alice, "error"))["error"]["code"] == "banned"
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(10):
+            while True:
+                await alice.recv()
+    assert alice.close_code == 4403
+    token = await world.token(world.alice_id)
+    again = await connect(world.ws_url(token), origin=world.server.url)
+    assert json.loads(await again.recv())["error"]["code"] == "banned"
+    with pytest.raises(ConnectionClosed):
+        await again.recv()
+    assert again.close_code == 4403
+
+    await carol.send(json.dumps({"type": "chat", "text": "marker two"}))
+    assert chats(await frames_until(bob, "marker two")) == ["marker two"]
+    for ws in (bob, carol):
+        await ws.close()
+
+
+async def test_origin_is_checked_and_bad_tokens_refused(world: World) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(world.ws_url(), origin="http://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+    no_origin = await connect(world.ws_url())
+    assert json.loads(await no_origin.recv())["type"] == "hello"
+    await no_origin.close()
+    bad = await connect(world.ws_url("not-a-token"), origin=world.server.url)  # type: ignore[arg-type]
+    assert json.loads(await bad.recv())["error"]["code"] == "invalid_token"
+    with pytest.raises(ConnectionClosed):
+        await bad.recv()
+    assert bad.close_code == 4401
+    missing = await connect(world.ws_url(session_id=99999), origin=world.server.url)  # type: ignore[arg-type]
+    assert json.loads(await missing.recv())["error"]["code"] == "session_not_found"
+
+
+async def test_status_and_pin_frames_follow_rest(live_server: LiveServer) -> None:
+    async with world_on(live_server, start=False) as world:
+        viewer = await connect(world.ws_url(), origin=world.server.url)  # type: ignore[arg-type]
+        hello = await next_frame(viewer, "hello")
+        assert hello["status"] == "scheduled" and hello["you"] is None and hello["pinned"] is None
+        anchor = await world.headers(world.anchor_id)
+        base = f"{API}/sessions/{world.session_id}"
+        assert (await world.http.post(f"{base}/start", headers=anchor)).status_code == 200
+        assert (await next_frame(viewer, "status"))["status"] == "live"
+        r = await world.http.post(
+            f"{base}/pin", json={"product_id": world.product_id}, headers=anchor
+        )
+        assert r.status_code == 200
+        pin = await next_frame(viewer, "pin")
+        assert pin["product"]["id"] == world.product_id
+        assert (
+            pin["product"]["title"] == "Jasmine tea" and pin["product"]["skus"][0]["price"] == 8900
+        )
+        late = await world.socket(world.bob_id)
+        assert (await world.http.delete(f"{base}/pin", headers=anchor)).status_code == 204
+        await next_frame(viewer, "unpin")
+        await next_frame(late, "unpin")
+        assert (await world.http.post(f"{base}/end", headers=anchor)).status_code == 200
+        assert (await next_frame(viewer, "status"))["status"] == "ended"
+        await late.send(json.dumps({"type": "chat", "text": "still here?"}))
+        assert (await next_frame(late, "error"))["error"]["code"] == "session_not_live"
+        await viewer.close()
+        await late.close()
+
+
+async def test_statistics_count_messages_likes_and_peak_viewers(world: World) -> None:
+    alice = await world.socket(world.alice_id)
+    bob = await world.socket(world.bob_id)
+    assert (await next_frame(bob, "viewers"))["count"] == 2
+    for _ in range(5):
+        await alice.send(json.dumps({"type": "like"}))
+    total = 0
+    async with asyncio.timeout(10):
+        while total < 5:
+            total = (await next_frame(bob, "like"))["total"]
+    assert total == 5
+    await alice.send(json.dumps({"type": "chat", "text": "love it"}))
+    await next_frame(bob, "chat")
+    await alice.close()
+    assert (await next_frame(bob, "viewers"))["count"] == 1
+    stats = (await world.http.get(f"{API}/sessions/{world.session_id}")).json()["statistics"]
+    assert stats["messages"] == 1 and stats["likes"] == 5
+    assert stats["peak_viewers"] == 2 and stats["viewers"] == 1
+    await bob.close()
+
+
+async def test_a_slow_client_is_dropped_and_the_others_get_everything(settings: Settings) -> None:
+    with custom_server(
+        settings,
+        socket_queue_size=2,
+        chat_bucket_capacity=100_000,
+        chat_max_length=25_000,
+        ws_max_frame_bytes=65_536,
+    ) as server:
+        async with world_on(server) as world:
+            # Never reads: a tiny receive buffer, a one-frame client queue and no compression
+            # (repetitive text would deflate to nothing), so the server's buffers fill soon.
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            raw.connect(("127.0.0.1", server.port))
+            raw.setblocking(False)
+            slow = await connect(
+                world.ws_url(), origin=server.url, sock=raw, max_queue=1, compression=None
+            )  # type: ignore[arg-type]
+            bob = await world.socket(world.bob_id)
+            alice = await world.socket(world.alice_id)
+            received: list[str] = []
+
+            async def read_all(ws: ClientConnection, into: list[str] | None) -> None:
+                with contextlib.suppress(ConnectionClosed):
+                    async for message in ws:
+                        frame = json.loads(message)
+                        if into is not None and frame["type"] == "chat":
+                            into.append(frame["text"])
+
+            readers = [
+                asyncio.create_task(read_all(bob, received)),
+                asyncio.create_task(read_all(alice, None)),
+            ]
+            hub = server.container.hub
+            sent: list[str] = []
+            # Big messages fill the slow socket's kernel buffers (up to tcp_wmem's 4 MB).
+            for n in range(1000):
+                text = f"{n:05d}" + "y" * 20_000
+                await alice.send(json.dumps({"type": "chat", "text": text}))
+                sent.append(text)
+                if n % 10 == 9:
+                    async with asyncio.timeout(30):
+                        while len(received) < len(sent):
+                            await asyncio.sleep(0.01)
+                    if hub.dropped:
+                        break
+            assert hub.dropped == 1
+            for n in range(3):
+                text = f"after {n}"
+                await alice.send(json.dumps({"type": "chat", "text": text}))
+                sent.append(text)
+            async with asyncio.timeout(30):
+                while len(received) < len(sent):
+                    await asyncio.sleep(0.05)
+            assert received == sent
+            # The dropped socket ends with "try again later" once it reads its backlog.
+            with pytest.raises(ConnectionClosed):
+                async with asyncio.timeout(30):
+                    while True:
+                        await slow.recv()
+            assert slow.close_code == 1013
+            await bob.close()
+            await alice.close()
+            await asyncio.gather(*readers)
