@@ -57,6 +57,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"strict mode forbids skips: {report.longrepr}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_argon2() -> Iterator[None]:
+    """Argon2id with small cost parameters: the same algorithm, a fraction of the test time."""
+    from argon2 import PasswordHasher
+
+    from livecart.core import security
+
+    production = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    security._dummy_hash.cache_clear()
+    yield
+    security._hasher = production
+
+
 _pg_prepared = False
 
 
