@@ -9,12 +9,14 @@ import httpx
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
+from livecart.app import create_app
 from livecart.bootstrap import Container
 from livecart.commerce import service as commerce
-from livecart.commerce.models import Payment
+from livecart.commerce.models import Order, Payment
 from livecart.commerce.payments import SIGNATURE_HEADER, SandboxPaymentProvider
 from livecart.core.clock import FrozenClock
 from livecart.events.sink import log_files
+from livecart.settings import Settings
 from tests.integration.test_orders_flow import (
     API,
     consumers,
@@ -150,3 +152,57 @@ async def test_behaviour_events_and_live_ticker(
     for row in rows:
         assert row["session_id"] == session_id and row["anchor_id"] == anchor_id
         assert row["sku_id"] in (sku, None) and row["source"] == "server"
+
+
+async def test_failed_and_oversized_webhooks(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    shop = await make_shop(client, container, 5)
+    (buyer,) = await consumers(container, 1)
+    placed = (await order(client, buyer, [{"sku_id": shop.sku_ids[0], "quantity": 1}])).json()
+    body, headers = webhook(
+        container,
+        type="payment.failed",
+        reference="declined_1",
+        order_id=placed["id"],
+        amount=placed["total"],
+        currency=placed["currency"],
+    )
+    r = await client.post(WEBHOOK, content=body, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "pending_payment", r.text
+    async with container.uow() as uow:
+        statuses = (await uow.session.scalars(select(Payment.status))).all()
+    assert statuses == ["failed"]
+    odd, odd_headers = webhook(container, type="refund.created", reference="r", order_id=1)
+    r = await client.post(WEBHOOK, content=odd, headers=odd_headers)
+    assert r.status_code == 401
+    huge, huge_headers = webhook(container, padding="x" * 70_000)
+    r = await client.post(WEBHOOK, content=huge, headers=huge_headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "webhook_too_large"
+    # The buyer can still pay after a declined attempt.
+    r = await client.post(f"{API}/orders/{placed['id']}/pay", headers=buyer)
+    assert r.status_code == 200 and r.json()["status"] == "paid"
+
+
+async def test_the_expiry_sweep_runs_in_the_background(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    app = create_app(settings.model_copy(update={"order_sweep_seconds": 0.05}), clock=clock)
+    async with app.router.lifespan_context(app):
+        container: Container = app.state.container
+        assert "order-expiry-sweep" in {t.get_name() for t in container.background}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            shop = await make_shop(client, container, 2)
+            (buyer,) = await consumers(container, 1)
+            placed = await order(client, buyer, [{"sku_id": shop.sku_ids[0], "quantity": 2}])
+            assert placed.status_code == 201
+            clock.advance(minutes=settings.order_payment_minutes + 1)
+            for _ in range(200):  # the job runs every 50 ms; give it up to 10 s
+                if await stock_of(container, shop.sku_ids[0]) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert await stock_of(container, shop.sku_ids[0]) == 2
+            async with container.uow() as uow:
+                stored = await uow.session.get(Order, placed.json()["id"])
+                assert stored is not None and stored.cancel_reason == "payment_timeout"

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from livecart.accounts.dependencies import CurrentUser, Merchant, require_role
 from livecart.accounts.schemas import Identity, Role
 from livecart.commerce import service
-from livecart.commerce.errors import OrderExpired, UnknownProvider
+from livecart.commerce.errors import (
+    OrderExpired,
+    PaymentFailed,
+    UnknownProvider,
+    WebhookTooLarge,
+)
 from livecart.commerce.payments import SIGNATURE_HEADER
 from livecart.commerce.schemas import (
     CartItemIn,
@@ -36,6 +41,16 @@ IdempotencyKey = Annotated[
 MerchantOrOperator = Annotated[Identity, Depends(require_role(Role.merchant, Role.operator))]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+async def _bounded_body(request: Request) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_WEBHOOK_BYTES:
+            raise WebhookTooLarge(f"webhook bodies are at most {MAX_WEBHOOK_BYTES} bytes")
+    return bytes(body)
 
 
 @router.post(
@@ -118,8 +133,8 @@ async def pay_order(
             actor=actor,
             order_id=order_id,
         )
-    except OrderExpired:
-        await uow.commit()  # the expiry (and any late payment record) stands
+    except (OrderExpired, PaymentFailed):
+        await uow.commit()  # the expiry, or the record of the declined or late payment, stands
         raise
     out = service.order_out(order)
     await uow.commit()
@@ -300,7 +315,7 @@ async def payment_webhook(
         clock=container.clock,
         provider=container.payments,
         sink=container,
-        body=await request.body(),
+        body=await _bounded_body(request),
         signature=signature,
     )
     await uow.commit()

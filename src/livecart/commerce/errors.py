@@ -71,6 +71,14 @@ class AlreadyPaid(Conflict):
     code = "already_paid"
 
 
+class PaymentFailed(Conflict):
+    code = "payment_failed"
+
+
+class WebhookTooLarge(InvalidInput):
+    code = "webhook_too_large"
+
+
 class PaymentMismatch(Conflict):
     code = "payment_mismatch"
 

@@ -35,6 +35,7 @@ from livecart.commerce.errors import (
     OrderExpired,
     OrderNotFound,
     OutOfStock,
+    PaymentFailed,
     PaymentMismatch,
     ProductUnavailable,
     SessionNotLive,
@@ -489,11 +490,21 @@ async def add_to_cart(
                 added_at=now,
             )
         )
-    else:
+        try:
+            await session.flush()
+        except IntegrityError:
+            # The same SKU added twice at once (a double click): the other insert won.
+            await uow.rollback()
+            row = await session.scalar(
+                select(CartItem).where(CartItem.user_id == actor.id, CartItem.sku_id == sku_id)
+            )
+            if row is None:
+                raise
+    if row is not None:
         row.quantity = quantity
         row.session_id = session_id or row.session_id
         row.added_at = now
-    await session.flush()
+        await session.flush()
     events.emit_after_commit(
         uow,
         sink,
@@ -789,8 +800,8 @@ async def pay_order(
 ) -> Order:
     """Charge the buyer through the provider; its signed webhook marks the order paid.
 
-    Raises OrderExpired after cancelling an overdue order: the caller should commit that
-    cancellation before answering.
+    Raises OrderExpired after cancelling an overdue order, and PaymentFailed after recording a
+    declined charge: the caller should commit what was recorded before answering.
     """
     session = uow.session
     order = await _visible_order(session, actor, order_id)
@@ -814,7 +825,10 @@ async def pay_order(
         signature=charge.webhook_signature,
     )
     order = await _reload(session, order.id)
+    if charge.status != "succeeded":
+        raise PaymentFailed("the payment was declined", details={"order_id": order.id})
     if order.status != OrderStatus.paid:
+        # The expiry sweep cancelled it between our check and the charge.
         raise OrderExpired("this order was cancelled", details={"order_id": order.id})
     return order
 
