@@ -10,21 +10,31 @@ reproducible.
 
 from __future__ import annotations
 
+import math
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Identity, Role
 from livecart.catalog import service as catalog
 from livecart.catalog.schemas import MediaUpload, SkuIn
+from livecart.commerce import service as commerce
+from livecart.commerce.errors import OutOfStock
+from livecart.commerce.schemas import OrderItemIn
 from livecart.core.clock import Clock, FrozenClock, SystemClock
+from livecart.core.db import UnitOfWork
 from livecart.core.security import hash_password
 from livecart.demo import world
+from livecart.events import service as events
+from livecart.events.schemas import EventType
+from livecart.events.sink import EventSink, ParquetEventSink
+from livecart.live import service as live
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container as DemoContainer
@@ -32,10 +42,12 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 
 HEARTBEAT_SECONDS = 60
+LOW_STOCK = 5
+RESTOCK = 80
+SEED_BATCH = 20_000  # events per Parquet write while seeding: a few files per day, not hundreds
 CST = timedelta(hours=8)  # the demo audience lives in China Standard Time
 # Local start hour and sessions per week of each anchor.
 SCHEDULE = {"lily": (20, 4), "wang": (12, 3), "mia": (19, 3), "lin": (15, 2), "kevin": (23, 5)}
-# Order states by the age of the order, as an order moves on in real life.
 SYSTEM = Identity(
     id=0,
     email="system@livecart.example",
@@ -79,6 +91,8 @@ class SeedReport:
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     live_session_ids: list[int] = field(default_factory=list)
+    # Seconds each consumer watched, as written into heartbeat and leave events (checks).
+    watch_seconds: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +131,7 @@ class Catalogue:
     products: dict[str, list[int]]  # product ids by brand key
     skus: dict[int, list[tuple[int, int]]]  # product id -> [(sku id, price)]
     brand_of: dict[int, str]  # product id -> brand key
+    stock: dict[int, int] = field(default_factory=dict)  # sku id -> units left
 
 
 def accounts_table(size: WorldSize = WorldSize()) -> list[DemoAccount]:
@@ -148,8 +163,15 @@ def _at(moment: datetime) -> FrozenClock:
     return FrozenClock(moment)
 
 
-def _event_id(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+def _key(rng: random.Random) -> str:
+    return f"{rng.getrandbits(96):024x}"
+
+
+@dataclass
+class _SeedSink:
+    """What commerce needs to record its events: the seeding run's own sink."""
+
+    events: EventSink
 
 
 class Seeder:
@@ -166,6 +188,14 @@ class Seeder:
         self.start = self.now - timedelta(days=size.history_days)
         self.password_hash = hash_password(world.DEMO_PASSWORD)
         self.counts: dict[str, int] = {}
+        self.watched: dict[int, int] = {}
+        # Big batches written when full and at the end: history is emitted day by day,
+        # so each write touches one or two date partitions.
+        self.sink = _SeedSink(
+            ParquetEventSink(
+                container.settings.event_log_dir, batch_size=SEED_BATCH, max_buffered=10**7
+            )
+        )
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -200,10 +230,10 @@ class Seeder:
                 who = await self._register(
                     s, when=founded, email=spec.email, name=spec.display_name
                 )
-                await accounts.grant_role(
+                granted = await accounts.grant_role(
                     s, clock=_at(founded), actor=None, user_id=who.id, role=Role.anchor
                 )
-                anchors[spec.key] = who
+                anchors[spec.key] = accounts.identity_of(granted)
             await uow.commit()
         self.count("users", 1 + len(anchors))
         return Staff(operator=op, merchants={}, anchors=anchors)
@@ -268,6 +298,7 @@ class Seeder:
                     )
                     cat.products[spec.key].append(out.id)
                     cat.skus[out.id] = [(k.id, k.price) for k in out.skus]
+                    cat.stock.update({k.id: k.stock for k in out.skus})
                     cat.brand_of[out.id] = spec.key
                 await uow.commit()
             self.count("brands")
@@ -346,9 +377,465 @@ class Seeder:
         self.count("consumers", len(people))
         return people
 
+    # ------------------------------------------------------------ rooms
+
+    async def seed_rooms(self, staff: Staff) -> dict[str, int]:
+        rooms: dict[str, int] = {}
+        opened = self.start - timedelta(days=30)
+        async with self.c.uow() as uow:
+            for spec in world.ANCHORS[: self.size.anchors]:
+                room = await live.create_room(
+                    uow.session,
+                    clock=_at(opened),
+                    actor=staff.anchors[spec.key],
+                    title=spec.room_title,
+                    description=spec.room_description,
+                )
+                rooms[spec.key] = room.id
+            await uow.commit()
+        self.count("rooms", len(rooms))
+        return rooms
+
+    # ------------------------------------------------------------ history
+
+    def _session_plan(self) -> list[tuple[datetime, str, str]]:
+        """(start, anchor key, title) of every past session, oldest first."""
+        plan = []
+        for spec in world.ANCHORS[: self.size.anchors]:
+            hour, per_week = SCHEDULE.get(spec.key, (20, 3))
+            for day in range(self.size.history_days):
+                if self.rng.random() >= per_week / 7:
+                    continue
+                local = (self.start + CST + timedelta(days=day)).replace(
+                    hour=hour, minute=self.rng.choice([0, 0, 15, 30]), second=0
+                )
+                start = local - CST
+                # Ended well before now (a session lasts at most 2.5 h).
+                if start >= self.now - timedelta(hours=4):
+                    continue
+                plan.append((start, spec.key, self.rng.choice(spec.session_titles)))
+        plan.sort()
+        return plan
+
+    def _showcase(self, cat: Catalogue, anchor_key: str, n: int = 8) -> list[int]:
+        spec = next(a for a in world.ANCHORS if a.key == anchor_key)
+        pool = [p for k in spec.brand_keys if k in cat.products for p in cat.products[k]]
+        if len(pool) < n:
+            pool += [p for ps in cat.products.values() for p in ps if p not in pool]
+        return self.rng.sample(pool, k=min(n, len(pool)))
+
+    def _emit(self, kind: EventType, at: datetime, **fields: Any) -> None:
+        events.emit(self.sink, events.new_event(kind, occurred_at=at, source="demo", **fields))
+        self.count("events")
+
+    def _watchers(
+        self, people: list[Consumer], day: int, anchor_key: str, local_hour: int, growth: float
+    ) -> list[Consumer]:
+        late = local_hour >= 22 or local_hour < 2
+        out = []
+        for person in people:
+            p = person.persona
+            if not p.active_days[0] <= day <= p.active_days[1]:
+                continue
+            chance = p.visit * (1.0 if anchor_key in p.favourites else 0.12) * growth
+            if late:
+                chance *= 2.2 if p.night_owl else 0.35
+            if self.rng.random() < chance:
+                out.append(person)
+        return out
+
+    async def seed_history(
+        self, staff: Staff, cat: Catalogue, rooms: dict[str, int], people: list[Consumer]
+    ) -> None:
+        plan = self._session_plan()
+        for done, (start, anchor_key, title) in enumerate(plan):
+            await self._past_session(staff, cat, rooms, people, start, anchor_key, title)
+            self.progress("history", done + 1, len(plan))
+
+    def _presence(
+        self, who: dict[str, Any], join: datetime, seconds: int, common: dict[str, Any]
+    ) -> None:
+        """join, a heartbeat a minute, leave: watch_seconds add up to `seconds` exactly."""
+        self._emit(EventType.JOIN, join, **who, **common)
+        done = 0
+        while seconds - done > HEARTBEAT_SECONDS:
+            done += HEARTBEAT_SECONDS
+            self._emit(
+                EventType.HEARTBEAT,
+                join + timedelta(seconds=done),
+                watch_seconds=float(HEARTBEAT_SECONDS),
+                **who,
+                **common,
+            )
+        self._emit(
+            EventType.LEAVE,
+            join + timedelta(seconds=seconds),
+            watch_seconds=float(seconds - done),
+            **who,
+            **common,
+        )
+
+    async def _past_session(
+        self,
+        staff: Staff,
+        cat: Catalogue,
+        rooms: dict[str, int],
+        people: list[Consumer],
+        start: datetime,
+        anchor_key: str,
+        title: str,
+    ) -> None:
+        rng = self.rng
+        anchor = staff.anchors[anchor_key]
+        minutes = rng.randint(90, 150)
+        end = start + timedelta(minutes=minutes)
+        day = (start - self.start).days
+        growth = 0.7 + 0.5 * day / max(1, self.size.history_days)
+        local_hour = (start + CST).hour
+        showcase = self._showcase(cat, anchor_key, rng.randint(5, 8))
+        viewers = self._watchers(people, day, anchor_key, local_hour, growth)
+        async with self.c.uow() as uow:
+            s = uow.session
+            sess = await live.create_session(
+                s,
+                clock=_at(start - timedelta(days=2)),
+                actor=anchor,
+                room_id=rooms[anchor_key],
+                title=title,
+                scheduled_at=start,
+            )
+            for product_id in showcase:
+                await live.add_to_showcase(
+                    s,
+                    clock=_at(start - timedelta(hours=1)),
+                    actor=anchor,
+                    session_id=sess.id,
+                    product_id=product_id,
+                )
+            await live.start_session(uow, clock=_at(start), actor=anchor, session_id=sess.id)
+            await live.pin_product(
+                uow,
+                clock=_at(start + timedelta(minutes=rng.uniform(0, minutes))),
+                actor=anchor,
+                session_id=sess.id,
+                product_id=rng.choice(showcase),
+            )
+            session_id = sess.id
+            common = {
+                "session_id": session_id,
+                "room_id": rooms[anchor_key],
+                "anchor_id": anchor.id,
+            }
+            watch_total, chats, likes = 0, 0, 0
+            spans: list[tuple[datetime, datetime]] = []
+            for person in viewers:
+                p = person.persona
+                join = start + timedelta(seconds=int(minutes * 60 * rng.random() ** 1.6))
+                left = int((end - join).total_seconds())
+                watch = int(rng.lognormvariate(math.log(p.watch_min * 60), 0.7))
+                watch = max(min(20, left), min(watch, left))
+                leave = join + timedelta(seconds=watch)
+                spans.append((join, leave))
+                watch_total += watch
+                self.watched[person.id] = self.watched.get(person.id, 0) + watch
+                self._presence({"consumer_id": person.id}, join, watch, common)
+                minutes_watched = watch / 60
+                for _ in range(_poisson(rng, p.chat_per_min * minutes_watched)):
+                    lines = rng.choice(
+                        [world.CHAT_GREETINGS, world.CHAT_QUESTIONS, world.CHAT_REACTIONS]
+                    )
+                    at = _between(rng, join, leave)
+                    self._emit(
+                        EventType.CHAT, at, consumer_id=person.id, text=rng.choice(lines), **common
+                    )
+                    chats += 1
+                n_likes = _poisson(rng, p.like_per_min * minutes_watched)
+                likes += n_likes
+                for _ in range(n_likes):
+                    at = _between(rng, join, leave)
+                    self._emit(EventType.LIKE, at, consumer_id=person.id, **common)
+                weights = [p.brand_bias.get(cat.brand_of[x], 0.1) for x in showcase]
+                looked = {
+                    rng.choices(showcase, weights)[0]
+                    for _ in range(_poisson(rng, 0.6 + minutes_watched / 15))
+                }
+                for product_id in sorted(looked):
+                    at = _between(rng, join, leave)
+                    self._emit(
+                        EventType.PRODUCT_CLICK,
+                        at,
+                        consumer_id=person.id,
+                        product_id=product_id,
+                        **common,
+                    )
+                    if rng.random() < 0.55:
+                        self._emit(
+                            EventType.DETAIL_VIEW,
+                            at + timedelta(seconds=rng.randint(2, 40)),
+                            consumer_id=person.id,
+                            product_id=product_id,
+                            **common,
+                        )
+                if looked and rng.random() < p.buy * (1.2 if p.kind == "loyal" else 0.7):
+                    await self._order(uow, staff, person, cat, sorted(looked), common, join, leave)
+            for _ in range(_poisson(rng, len(viewers) * 0.15)):  # passers-by, not signed in
+                at = _between(rng, start, end - timedelta(minutes=5))
+                anonymous = {"anonymous_id": _key(rng)}
+                self._presence(anonymous, at, rng.randint(5, 240), common)
+            await live.end_session(uow, clock=_at(end), actor=anchor, session_id=session_id)
+            await live.record_statistics(
+                uow.session,
+                session_id=session_id,
+                peak_viewers=_peak(spans),
+                watch_seconds=watch_total,
+                messages=chats,
+                likes=likes,
+            )
+            await uow.commit()
+        self.count("sessions")
+
+    async def _restock(
+        self,
+        session: AsyncSession,
+        staff: Staff,
+        cat: Catalogue,
+        sku_id: int,
+        product_id: int,
+        at: datetime,
+    ) -> None:
+        """The brand's merchant tops up a SKU that runs low, as merchants do between shows."""
+        await catalog.update_sku(
+            session,
+            clock=_at(at),
+            actor=staff.merchants[cat.brand_of[product_id]],
+            sku_id=sku_id,
+            stock=RESTOCK,
+        )
+        cat.stock[sku_id] = RESTOCK
+        self.count("restocks")
+
+    async def _order(
+        self,
+        uow: UnitOfWork,
+        staff: Staff,
+        person: Consumer,
+        cat: Catalogue,
+        looked: list[int],
+        common: dict[str, Any],
+        join: datetime,
+        leave: datetime,
+    ) -> None:
+        """An order from a watched session, moved on as far as its age allows."""
+        rng, p = self.rng, person.persona
+        by_brand: dict[str, list[int]] = {}
+        for product_id in looked:
+            by_brand.setdefault(cat.brand_of[product_id], []).append(product_id)
+        brand_key = rng.choice(sorted(by_brand))
+        at = _between(rng, join, leave)
+        lines: dict[int, int] = {}
+        for product_id in by_brand[brand_key][: p.basket]:
+            sku_id, price = rng.choice(cat.skus[product_id])
+            qty = 1 if rng.random() < 0.8 else rng.randint(2, max(2, min(p.basket, 3)))
+            if cat.stock[sku_id] < qty + LOW_STOCK:
+                await self._restock(
+                    uow.session, staff, cat, sku_id, product_id, at - timedelta(minutes=30)
+                )
+            lines[sku_id] = qty
+            self._emit(
+                EventType.ADD_TO_CART,
+                at - timedelta(seconds=rng.randint(10, 90)),
+                consumer_id=person.id,
+                product_id=product_id,
+                sku_id=sku_id,
+                quantity=qty,
+                amount=price * qty,
+                currency=world.CURRENCY,
+                **common,
+            )
+        buyer = Identity(
+            id=person.id, email="", display_name=person.name, roles=frozenset({Role.consumer})
+        )
+        try:
+            async with uow.session.begin_nested():  # a sold-out SKU drops this order only
+                order = await commerce.create_order(
+                    uow,
+                    clock=_at(at),
+                    sink=self.sink,
+                    actor=buyer,
+                    items=[OrderItemIn(sku_id=k, quantity=q) for k, q in lines.items()],
+                    session_id=common["session_id"],
+                    idempotency_key=f"demo-{_key(rng)}",
+                    payment_minutes=self.c.settings.order_payment_minutes,
+                )
+        except OutOfStock:
+            return
+        for sku_id, qty in lines.items():
+            cat.stock[sku_id] -= qty
+        self.count("orders")
+        s = uow.session
+        if rng.random() >= p.pay:
+            # Never paid: the buyer cancels, or the payment window runs out.
+            late = rng.random() < 0.6
+            minutes = self.c.settings.order_payment_minutes + 1 if late else rng.randint(1, 10)
+            await commerce.cancel_order(
+                s, clock=_at(at + timedelta(minutes=minutes)), actor=buyer, order_id=order.id
+            )
+            for sku_id, qty in lines.items():
+                cat.stock[sku_id] += qty
+            self.count("orders_cancelled")
+            return
+        paid = at + timedelta(seconds=rng.randint(20, 300))
+        await commerce.pay_order(
+            uow,
+            clock=_at(paid),
+            provider=self.c.payments,
+            sink=self.sink,
+            actor=buyer,
+            order_id=order.id,
+        )
+        merchant = staff.merchants[brand_key]
+        moment = paid + timedelta(hours=rng.uniform(12, 48))
+        if moment > self.now:
+            self.count("orders_paid")
+            return
+        await commerce.ship_order(s, clock=_at(moment), actor=merchant, order_id=order.id)
+        moment += timedelta(hours=rng.uniform(24, 96))
+        if moment > self.now:
+            self.count("orders_shipped")
+            return
+        await commerce.deliver_order(s, clock=_at(moment), actor=merchant, order_id=order.id)
+        moment += timedelta(hours=rng.uniform(6, 120))
+        if moment > self.now or rng.random() < 0.15:  # some buyers never confirm
+            self.count("orders_delivered")
+            return
+        await commerce.complete_order(s, clock=_at(moment), actor=buyer, order_id=order.id)
+        self.count("orders_completed")
+
+    # ------------------------------------------------------------ now
+
+    async def seed_now(
+        self, staff: Staff, cat: Catalogue, rooms: dict[str, int], people: list[Consumer]
+    ) -> list[int]:
+        """Sessions on air now (with a showcase, a pin, some chat) and upcoming ones."""
+        live_ids: list[int] = []
+        keys = list(rooms)
+        async with self.c.uow() as uow:
+            for key in keys[: self.size.live_now]:
+                anchor = staff.anchors[key]
+                spec = next(a for a in world.ANCHORS if a.key == key)
+                began = self.now - timedelta(minutes=self.rng.randint(20, 50))
+                sess = await live.create_session(
+                    uow.session,
+                    clock=_at(began - timedelta(days=1)),
+                    actor=anchor,
+                    room_id=rooms[key],
+                    title=spec.session_titles[0],
+                    scheduled_at=began,
+                )
+                showcase = self._showcase(cat, key)
+                for product_id in showcase:
+                    await live.add_to_showcase(
+                        uow.session,
+                        clock=_at(began),
+                        actor=anchor,
+                        session_id=sess.id,
+                        product_id=product_id,
+                    )
+                    for sku_id, _price in cat.skus[product_id]:
+                        if cat.stock[sku_id] < 20:
+                            await self._restock(uow.session, staff, cat, sku_id, product_id, began)
+                await live.start_session(uow, clock=_at(began), actor=anchor, session_id=sess.id)
+                await live.pin_product(
+                    uow, clock=_at(began), actor=anchor, session_id=sess.id, product_id=showcase[0]
+                )
+                await self._recent_chat(uow, anchor, people, sess.id, began)
+                live_ids.append(sess.id)
+            for n in range(self.size.upcoming):
+                key = keys[n % len(keys)]
+                spec = next(a for a in world.ANCHORS if a.key == key)
+                hour, _ = SCHEDULE.get(key, (20, 3))
+                when = (self.now + CST + timedelta(days=1 + n // len(keys))).replace(
+                    hour=hour, minute=0, second=0
+                ) - CST
+                await live.create_session(
+                    uow.session,
+                    clock=_at(self.now),
+                    actor=staff.anchors[key],
+                    room_id=rooms[key],
+                    title=self.rng.choice(spec.session_titles),
+                    scheduled_at=when,
+                )
+            await uow.commit()
+        self.count("sessions_live", len(live_ids))
+        self.count("sessions_scheduled", self.size.upcoming)
+        return live_ids
+
+    async def _recent_chat(
+        self,
+        uow: UnitOfWork,
+        anchor: Identity,
+        people: list[Consumer],
+        session_id: int,
+        began: datetime,
+    ) -> None:
+        """A few minutes of chat so far, so the room is not silent before the first viewer."""
+        rng = self.rng
+        moments = sorted(_between(rng, began, self.now) for _ in range(16))
+        for n, moment in enumerate(moments):
+            if n % 6 == 0:
+                who, text = anchor, rng.choice(world.ANCHOR_LINES)
+            else:
+                person = rng.choice(people)
+                who = Identity(
+                    id=person.id,
+                    email="",
+                    display_name=person.name,
+                    roles=frozenset({Role.consumer}),
+                )
+                lines = rng.choice(
+                    [world.CHAT_GREETINGS, world.CHAT_QUESTIONS, world.CHAT_REACTIONS]
+                )
+                text = rng.choice(lines)
+            await live.post_chat(
+                uow,
+                clock=_at(moment),
+                actor=who,
+                session_id=session_id,
+                text=text,
+                banned_words=self.c.settings.banned_words,
+            )
+        self.count("chat_messages", len(moments))
+
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+def _between(rng: random.Random, a: datetime, b: datetime) -> datetime:
+    return a + (b - a) * rng.random()
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method; a normal approximation for large means)."""
+    if mean <= 0:
+        return 0
+    if mean > 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+def _peak(spans: list[tuple[datetime, datetime]]) -> int:
+    """Most viewers watching at the same moment."""
+    marks = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+    best = current = 0
+    for _, step in marks:
+        current += step
+        best = max(best, current)
+    return best
 
 
 async def seed(
@@ -363,9 +850,19 @@ async def seed(
         return SeedReport(seeded=False)
     began = time.perf_counter()
     seeder = Seeder(container, size, progress, (clock or SystemClock()).now().astimezone(UTC))
-    staff = await seeder.seed_staff()
-    cat = await seeder.seed_catalogue(staff)
-    await seeder.seed_consumers(list(cat.brand_ids), list(staff.anchors))
-    # Rooms, past sessions with orders and behaviour events, and the live sessions follow
-    # once the live and commerce services exist (see the report of this change).
-    return SeedReport(seeded=True, seconds=time.perf_counter() - began, counts=seeder.counts)
+    try:
+        staff = await seeder.seed_staff()
+        cat = await seeder.seed_catalogue(staff)
+        people = await seeder.seed_consumers(list(cat.brand_ids), list(staff.anchors))
+        rooms = await seeder.seed_rooms(staff)
+        await seeder.seed_history(staff, cat, rooms, people)
+        live_ids = await seeder.seed_now(staff, cat, rooms, people)
+    finally:
+        await seeder.sink.events.aclose()
+    return SeedReport(
+        seeded=True,
+        seconds=time.perf_counter() - began,
+        counts=seeder.counts,
+        live_session_ids=live_ids,
+        watch_seconds=seeder.watched,
+    )
