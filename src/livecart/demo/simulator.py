@@ -78,6 +78,7 @@ class Simulator:
         self.stopping = asyncio.Event()
         self._ws_base = ("wss://" if parts.scheme == "https" else "ws://") + parts.netloc
         self._tokens: dict[str, str] = {}
+        self._anchors: dict[int, str] = {}  # user id -> e-mail of the demo anchors met so far
         self._client: httpx.AsyncClient | None = None
 
     # ------------------------------------------------------------ plumbing
@@ -258,6 +259,8 @@ class Simulator:
         if self.rng.random() < 0.8:
             order_id = r.json()["id"]
             r = await self.call(email, "POST", f"/orders/{order_id}/pay")
+            if r.status_code == 409:  # expired or paid meanwhile
+                return
             r.raise_for_status()
             self.stats.payments += 1
 
@@ -267,9 +270,9 @@ class Simulator:
         """Anchors of live sessions re-pin a different showcase product every 45-90 s."""
         await self.wait(45, 90)
         for session in await self.live_sessions():
-            anchor_email = await self.anchor_email(int(session["anchor_id"]))
+            anchor_email = await self.anchor_email(int(session["anchor"]["id"]))
             cards = await self.showcase(int(session["id"]))
-            pinned = session.get("pinned_product_id")
+            pinned = (session.get("pinned") or {}).get("id")
             choices = [c for c in cards if c["id"] != pinned]
             if anchor_email is None or not choices:
                 continue
@@ -285,11 +288,20 @@ class Simulator:
             await self.restock(cards)
 
     async def anchor_email(self, anchor_id: int) -> str | None:
-        """The demo e-mail of an anchor, found by signing each one in once."""
+        """The demo e-mail of an anchor, found by signing the demo anchors in (once each)."""
+        if anchor_id in self._anchors:
+            return self._anchors[anchor_id]
         for spec in world.ANCHORS:
-            r = await self.call(spec.email, "GET", "/me")
-            if r.status_code == 200 and int(r.json()["id"]) == anchor_id:
-                return spec.email
+            if spec.email in self._anchors.values():
+                continue
+            try:
+                r = await self.call(spec.email, "GET", "/me")
+            except httpx.HTTPStatusError:  # an anchor a smaller world does not have
+                continue
+            if r.status_code == 200:
+                self._anchors[int(r.json()["id"])] = spec.email
+                if int(r.json()["id"]) == anchor_id:
+                    return spec.email
         return None
 
     async def restock(self, cards: list[dict[str, Any]]) -> None:
