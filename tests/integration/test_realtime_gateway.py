@@ -23,8 +23,11 @@ from livecart.bootstrap import Container, build_container
 from livecart.catalog import service as catalog
 from livecart.catalog.schemas import SkuIn
 from livecart.core.clock import FrozenClock
+from livecart.events.service import open_log
+from livecart.events.sink import log_files
 from livecart.live import service as live
 from livecart.live.models import ChatMessage
+from livecart.realtime.broker import InMemoryBroker, session_channel
 from livecart.settings import Settings
 from tests.conftest import LiveServer
 from tests.support import make_user, token_for
@@ -410,3 +413,87 @@ async def test_a_slow_client_is_dropped_and_the_others_get_everything(settings: 
             await bob.close()
             await alice.close()
             await asyncio.gather(*readers)
+
+
+async def test_deleted_messages_are_withdrawn_and_one_subscription_serves_a_session(
+    world: World,
+) -> None:
+    alice = await world.socket(world.alice_id)
+    bob = await world.socket(world.bob_id)
+    broker = world.server.container.broker
+    assert isinstance(broker, InMemoryBroker)
+    assert broker.subscribers(session_channel(world.session_id)) == 1
+    await alice.send(json.dumps({"type": "chat", "text": "rude words"}))
+    message = await next_frame(bob, "chat")
+    r = await world.http.delete(
+        f"{API}/sessions/{world.session_id}/messages/{message['id']}",
+        headers=await world.headers(world.anchor_id),
+    )
+    assert r.status_code == 204
+    assert (await next_frame(bob, "chat_deleted"))["id"] == message["id"]
+    assert (await world.http.get(f"{API}/sessions/{world.session_id}/messages")).json() == []
+    await alice.close()
+    await bob.close()
+
+
+async def test_slow_mode_holds_for_viewers_not_for_staff(settings: Settings) -> None:
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    with custom_server(settings, clock=clock) as server:
+        async with world_on(server) as world:
+            alice = await world.socket(world.alice_id)
+            host = await world.socket(world.anchor_id)
+            r = await world.http.post(
+                f"{API}/sessions/{world.session_id}/moderation",
+                json={"action": "slow_mode", "seconds": 10},
+                headers=await world.headers(world.anchor_id),
+            )
+            assert r.status_code == 200
+            assert (await next_frame(alice, "moderation"))["seconds"] == 10
+            await alice.send(json.dumps({"type": "chat", "text": "one"}))
+            await next_frame(alice, "chat")
+            await alice.send(json.dumps({"type": "chat", "text": "two"}))
+            error = (await next_frame(alice, "error"))["error"]
+            assert error["code"] == "slow_mode" and error["details"]["retry_after"] == 10
+            for text in ("host one", "host two"):
+                await host.send(json.dumps({"type": "chat", "text": text}))
+            assert chats(await frames_until(alice, "host two")) == ["host one", "host two"]
+            clock.advance(seconds=11)
+            await alice.send(json.dumps({"type": "chat", "text": "three"}))
+            seen = chats(await frames_until(host, "three"))
+            assert seen == ["one", "host one", "host two", "three"]
+            await alice.close()
+            await host.close()
+
+
+async def test_watch_time_from_heartbeats_reaches_statistics_and_the_event_log(
+    settings: Settings,
+) -> None:
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    with custom_server(settings, clock=clock, heartbeat_seconds=0.0) as server:
+        async with world_on(server) as world:
+            alice = await world.socket(world.alice_id)
+            await alice.send(json.dumps({"type": "like"}))
+            await next_frame(alice, "like")
+            clock.advance(seconds=40)
+            url = f"{API}/sessions/{world.session_id}"
+            async with asyncio.timeout(10):
+                while (await world.http.get(url)).json()["statistics"]["watch_seconds"] < 40:
+                    await asyncio.sleep(0.1)
+            await alice.close()
+            root = server.settings.event_log_dir
+            query = (
+                "SELECT event_type, sum(coalesce(watch_seconds, 0)) FROM events "
+                "WHERE session_id = ? AND consumer_id = ? GROUP BY event_type"
+            )
+            found: dict[str, float] = {}
+            async with asyncio.timeout(10):
+                while "leave" not in found:
+                    await asyncio.sleep(0.2)
+                    if log_files(root):
+                        with open_log(root) as db:
+                            rows = db.execute(query, [world.session_id, world.alice_id]).fetchall()
+                        found = {kind: float(seconds) for kind, seconds in rows}
+            assert found["join"] == 0 and found["like"] == 0
+            assert found["heartbeat"] + found["leave"] == 40
+            stats = (await world.http.get(url)).json()["statistics"]
+            assert stats["watch_seconds"] == 40 and stats["likes"] == 1

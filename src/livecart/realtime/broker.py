@@ -76,6 +76,10 @@ class InMemoryBroker:
         self._channels.setdefault(channel, set()).add(subscription)
         return subscription
 
+    def subscribers(self, channel: str) -> int:
+        """How many subscriptions the channel has (the hub keeps one per session)."""
+        return len(self._channels.get(channel, ()))
+
     def _remove(self, channel: str, subscription: _MemorySubscription) -> None:
         subscribers = self._channels.get(channel)
         if subscribers is not None:
