@@ -48,6 +48,7 @@ def encode(frame: Frame) -> str:
 
 DROPPED_CODE = 1013  # "try again later": the client fell too far behind
 BANNED_CODE = 4403
+LIKES_PER_SECOND = 10
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ class Hub:
         self.chat_buckets = KeyedBuckets(
             settings.chat_bucket_capacity, settings.chat_bucket_per_seconds
         )
+        # Likes are cheap to count but each is a behaviour event: a tapping bot gets ignored.
+        self.like_buckets = KeyedBuckets(LIKES_PER_SECOND, 1.0)
         self.dropped = 0
 
     # ------------------------------------------------------------ sockets
@@ -200,7 +203,10 @@ class Hub:
         return True
 
     def like(self, client: Client) -> None:
-        """Count a like; it is written and published with the next tick."""
+        """Count a like (beyond LIKES_PER_SECOND per user they are ignored) for the next tick."""
+        key = f"user:{client.user_id}" if client.user_id else f"anon:{client.anonymous_id}"
+        if self.like_buckets.take(key, self.clock.now().timestamp()) > 0:
+            return
         state = self._sessions.get(client.session_id)
         if state is not None:
             state.pending_likes += 1
