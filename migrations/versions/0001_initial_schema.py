@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:50:09.623340
+Create Date: 2026-11-23 14:26:32.017065
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def upgrade() -> None:
     with op.batch_alter_table('live_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_live_sessions_room_id'), ['room_id'], unique=False)
         batch_op.create_index('ix_live_sessions_status', ['status', 'scheduled_at'], unique=False)
+        batch_op.create_index('uq_live_sessions_room_live', ['room_id'], unique=True, sqlite_where=sa.text("status = 'live'"), postgresql_where=sa.text("status = 'live'"))
 
     op.create_table('product_media',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -196,10 +197,11 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('brand_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=True),
     sa.Column('anchor_id', sa.Integer(), nullable=True),
+    sa.Column('room_id', sa.Integer(), nullable=True),
     sa.Column('idempotency_key', sa.String(length=100), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=True),
     sa.Column('payment_deadline', livecart.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -212,6 +214,7 @@ def upgrade() -> None:
     sa.Column('cancel_reason', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['anchor_id'], ['users.id'], name=op.f('fk_orders_anchor_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_orders_brand_id_brands')),
+    sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], name=op.f('fk_orders_room_id_rooms'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['session_id'], ['live_sessions.id'], name=op.f('fk_orders_session_id_live_sessions'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_orders_user_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
@@ -293,7 +296,7 @@ def upgrade() -> None:
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=30), nullable=False),
     sa.Column('reference', sa.String(length=100), nullable=False),
-    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_at', livecart.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -353,6 +356,7 @@ def downgrade() -> None:
 
     op.drop_table('product_media')
     with op.batch_alter_table('live_sessions', schema=None) as batch_op:
+        batch_op.drop_index('uq_live_sessions_room_live', sqlite_where=sa.text("status = 'live'"), postgresql_where=sa.text("status = 'live'"))
         batch_op.drop_index('ix_live_sessions_status')
         batch_op.drop_index(batch_op.f('ix_live_sessions_room_id'))
 
