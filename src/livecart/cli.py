@@ -181,7 +181,12 @@ async def _serve_demo(settings: Settings, host: str, port: int, viewers: int) ->
     from livecart.demo.seed import WorldSize
     from livecart.demo.simulator import Simulator, SimulatorConfig, demo_consumer_emails
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port))
+    # Warnings only: the simulated viewers' requests and sockets would bury the console,
+    # and socket URLs carry their tokens.
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, access_log=False, log_level="warning"
+    )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no started event
         await asyncio.sleep(0.1)

@@ -130,6 +130,12 @@ class Simulator:
             try:
                 await job()
                 backoff = 1.0
+            except (httpx.ConnectError, ConnectionRefusedError):
+                # The server is not there (shutting down, restarting): say so in one line.
+                self.stats.errors += 1
+                log.info("demo %s cannot reach the server; retrying in %.0fs", name, backoff)
+                await self.wait(backoff, backoff * 1.5)
+                backoff = min(backoff * 2, 60.0)
             except (httpx.HTTPError, OSError, websockets.WebSocketException, KeyError, ValueError):
                 self.stats.errors += 1
                 log.warning("demo %s failed; backing off %.0fs", name, backoff, exc_info=True)
@@ -325,7 +331,12 @@ class Simulator:
         """Run until `stop()` or `max_actions`; returns what happened."""
         if not self.config.consumer_emails:
             raise ValueError("no consumer accounts to simulate")
-        async with httpx.AsyncClient(base_url=self.config.base_url, timeout=15) as client:
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a request
+        # never races the server closing the connection it was sent on.
+        limits = httpx.Limits(keepalive_expiry=3.0)
+        async with httpx.AsyncClient(
+            base_url=self.config.base_url, timeout=15, limits=limits
+        ) as client:
             self._client = client
             tasks = [asyncio.create_task(self._staggered(n)) for n in range(self.config.viewers)]
             tasks.append(asyncio.create_task(self.guarded("anchor", self.anchor_loop)))
