@@ -194,7 +194,7 @@ class LiveServer:
         )
         self.app = create_app(self.settings, clock=clock or SystemClock())
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets"
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

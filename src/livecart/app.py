@@ -18,6 +18,7 @@ from livecart.commerce import service as commerce_service
 from livecart.commerce.api import router as commerce_router
 from livecart.core.clock import Clock
 from livecart.core.http import install_error_handlers
+from livecart.core.logs import install_token_redaction
 from livecart.events.api import router as events_router
 from livecart.live.api import router as live_router
 from livecart.realtime.gateway import router as realtime_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_token_redaction()
         container = build_container(settings, clock=clock)
         app.state.container = container
         async with running(container):

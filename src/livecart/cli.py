@@ -59,6 +59,7 @@ def serve(
         reload=reload,
         proxy_headers=False,
         log_level="info",
+        ws="websockets-sansio",
     )
 
 
