@@ -47,6 +47,25 @@ _STATUS_CODES = {
 }
 
 
+_HTTP_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+
+def origin_allowed(connection: HTTPConnection, *, base_url: str, allowed: list[str]) -> bool:
+    """Whether a browser Origin is our own (same host and port as the request) or configured.
+
+    No Origin header means a non-browser client, which cannot ride on a viewer's cookie.
+    """
+    origin = connection.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    if origin in {base_url.rstrip("/"), *(o.rstrip("/") for o in allowed)}:
+        return True
+    host = connection.headers.get("host")
+    scheme = _HTTP_SCHEME.get(connection.url.scheme, connection.url.scheme)
+    return host is not None and origin == f"{scheme}://{host}"
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one error shape of the API and of WebSocket error frames."""
     return {"error": {"code": code, "message": message, "details": details or {}}}

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from livecart.accounts.dependencies import identify
 from livecart.accounts.schemas import Identity
 from livecart.core.errors import DomainError, Unauthenticated
-from livecart.core.http import container_of
+from livecart.core.http import container_of, origin_allowed
 from livecart.events.schemas import EventType
 from livecart.live import service as live
 from livecart.live.errors import Banned, ChatRateLimited, MessageEmpty, MessageTooLong
@@ -67,8 +67,7 @@ async def session_socket(websocket: WebSocket, session_id: int) -> None:
     """Watch a live session: server frames out; chat, like and ping in."""
     container: Container = container_of(websocket)
     settings = container.settings
-    origin = websocket.headers.get("origin")
-    if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
+    if not origin_allowed(websocket, base_url=settings.base_url, allowed=settings.allowed_origins):
         # Cross-site pages must not ride on a viewer's cookie: refuse the handshake (HTTP 403).
         await websocket.close(code=4403)
         return

@@ -18,7 +18,7 @@ from livecart.catalog import service as catalog
 from livecart.commerce import service as commerce
 from livecart.commerce.schemas import OrderOut, OrderStatus
 from livecart.core.errors import DomainError, PermissionDenied, RateLimited
-from livecart.core.http import ContainerDep, UoW, container_of
+from livecart.core.http import ContainerDep, UoW, container_of, origin_allowed
 from livecart.core.money import CURRENCY_EXPONENTS
 from livecart.core.security import create_access_token
 from livecart.live import service as live
@@ -87,12 +87,10 @@ def client_key(request: Request) -> str:
 
 def _same_origin(request: Request) -> bool:
     """Whether a cookie-less form post comes from our own pages (no login CSRF)."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
+    if request.headers.get("origin") == "null":
+        return False
     settings = container_of(request).settings
-    own = {settings.base_url.rstrip("/"), *(o.rstrip("/") for o in settings.allowed_origins)}
-    return origin.rstrip("/") in own or origin == f"{request.url.scheme}://{request.url.netloc}"
+    return origin_allowed(request, base_url=settings.base_url, allowed=settings.allowed_origins)
 
 
 def _sign_in(request: Request, user_id: int, target: str) -> Response:
