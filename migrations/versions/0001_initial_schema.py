@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 14:26:32.017065
+Create Date: 2026-11-23 14:34:59.778528
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('messages', sa.Integer(), nullable=False),
     sa.Column('likes', sa.Integer(), nullable=False),
     sa.Column('orders', sa.Integer(), nullable=False),
-    sa.Column('gmv', sa.Integer(), nullable=False),
+    sa.Column('gmv', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('created_at', livecart.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['anchor_id'], ['users.id'], name=op.f('fk_live_sessions_anchor_id_users')),
@@ -151,7 +151,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('product_id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
-    sa.Column('price', sa.Integer(), nullable=False),
+    sa.Column('price', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('stock', sa.Integer(), nullable=False),
     sa.Column('attributes', sa.JSON(), nullable=False),
@@ -229,8 +229,8 @@ def upgrade() -> None:
     op.create_table('price_history',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sku_id', sa.Integer(), nullable=False),
-    sa.Column('old_price', sa.Integer(), nullable=True),
-    sa.Column('new_price', sa.Integer(), nullable=False),
+    sa.Column('old_price', sa.BigInteger(), nullable=True),
+    sa.Column('new_price', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('changed_at', livecart.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('changed_by', sa.Integer(), nullable=True),
@@ -281,7 +281,7 @@ def upgrade() -> None:
     sa.Column('product_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
-    sa.Column('unit_price', sa.Integer(), nullable=False),
+    sa.Column('unit_price', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_items_order_id_orders'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_order_items_product_id_products')),

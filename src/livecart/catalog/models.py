@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from livecart.core.db import Base
+from livecart.core.db import Base, MinorUnitsColumn
 
 
 class Brand(Base):
@@ -54,7 +54,7 @@ class Sku(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(64))
-    price: Mapped[int]  # minor units
+    price: Mapped[MinorUnitsColumn]
     currency: Mapped[str] = mapped_column(String(3))
     stock: Mapped[int]
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # colour, size...
@@ -86,8 +86,8 @@ class PriceHistory(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
-    old_price: Mapped[int | None]
-    new_price: Mapped[int]
+    old_price: Mapped[MinorUnitsColumn | None]
+    new_price: Mapped[MinorUnitsColumn]
     currency: Mapped[str] = mapped_column(String(3))
     changed_at: Mapped[datetime]
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from livecart.core.db import Base
+from livecart.core.db import Base, MinorUnitsColumn
 
 
 class CartItem(Base):
@@ -40,7 +40,7 @@ class Order(Base):
     )
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
-    total: Mapped[int] = mapped_column(BigInteger)  # minor units; 99 x a large price overflows int4
+    total: Mapped[MinorUnitsColumn]
     currency: Mapped[str] = mapped_column(String(3))
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("live_sessions.id", ondelete="SET NULL")
@@ -71,7 +71,7 @@ class OrderItem(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     title: Mapped[str] = mapped_column(String(200))  # a snapshot, as sold
     quantity: Mapped[int]
-    unit_price: Mapped[int]  # price of record at the time of the order, minor units
+    unit_price: Mapped[MinorUnitsColumn]  # price of record at the time of the order
     currency: Mapped[str] = mapped_column(String(3))
 
 
@@ -83,7 +83,7 @@ class Payment(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(30))
     reference: Mapped[str] = mapped_column(String(100))
-    amount: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[MinorUnitsColumn]
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))  # succeeded | failed
     created_at: Mapped[datetime]

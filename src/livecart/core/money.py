@@ -35,7 +35,8 @@ def _check_currency(code: str) -> str:
 
 
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_check_currency)]
-MinorUnits = Annotated[int, Field(ge=0, le=10**12, strict=True)]
+MINOR_UNITS_MAX = 10**12
+MinorUnits = Annotated[int, Field(ge=0, le=MINOR_UNITS_MAX, strict=True)]
 
 
 def format_money(amount: int, currency: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from livecart.core.db import Base
+from livecart.core.db import Base, MinorUnitsColumn
 
 
 class Room(Base):
@@ -55,7 +55,7 @@ class LiveSession(Base):
     messages: Mapped[int] = mapped_column(default=0)
     likes: Mapped[int] = mapped_column(default=0)
     orders: Mapped[int] = mapped_column(default=0)
-    gmv: Mapped[int] = mapped_column(default=0)  # minor units of `currency`
+    gmv: Mapped[MinorUnitsColumn] = mapped_column(default=0)  # in `currency`
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     created_at: Mapped[datetime]
     showcase: Mapped[list[ShowcaseItem]] = relationship(
