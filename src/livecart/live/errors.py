@@ -61,7 +61,9 @@ class NotAnAnchor(InvalidInput):
     code = "not_an_anchor"
 
 
-class ProductUnavailable(InvalidInput):
+class ProductUnavailable(Conflict):
+    """The product exists but is not on sale (same code and status as in commerce)."""
+
     code = "product_unavailable"
 
 
