@@ -56,7 +56,7 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work."""
-        return UnitOfWork(self.sessionmaker)
+        return UnitOfWork(self.sessionmaker, publisher=self.broker)
 
     def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         """Run a job periodically in the background; each run is independent and logged on error."""
@@ -79,9 +79,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     engine = build_engine(settings.async_database_url)
     clock = clock or SystemClock()
     broker = InMemoryBroker()
-    # Services that only hold a unit of work (live.record_sale ...) publish after commit
-    # through the broker found in session.info.
-    sessionmaker = async_sessionmaker(engine, expire_on_commit=False, info={"broker": broker})
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     events = ParquetEventSink(
         settings.event_log_dir,
         batch_size=settings.events_batch_size,

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Protocol
 
 from sqlalchemy import BigInteger, DateTime, MetaData, event
 from sqlalchemy.engine import Engine
@@ -89,11 +89,20 @@ def is_sqlite(engine: AsyncEngine | Engine) -> bool:
 AfterCommit = Callable[[], Awaitable[None]]
 
 
+class Publisher(Protocol):
+    """Where committed changes are announced (the real-time broker)."""
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+
 class UnitOfWork:
     """One transaction per request, command or job; side effects run only after commit."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._publisher = publisher
         self._after_commit: list[AfterCommit] = []
         self._session: AsyncSession | None = None
 
@@ -107,6 +116,17 @@ class UnitOfWork:
     def after_commit(self, callback: AfterCommit) -> None:
         """Schedule a side effect (publish, event) to run once the transaction has committed."""
         self._after_commit.append(callback)
+
+    def publish_after_commit(self, channel: str, message: dict[str, Any]) -> None:
+        """Announce a message on a broker channel once the transaction has committed."""
+        publisher = self._publisher
+        if publisher is None:
+            return
+
+        async def send() -> None:
+            await publisher.publish(channel, message)
+
+        self.after_commit(send)
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()

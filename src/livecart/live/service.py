@@ -1,8 +1,7 @@
 """Live: rooms, sessions, co-hosts, showcase and pin, chat storage, moderation, statistics.
 
-Frames for the session's WebSocket channel are published after commit through the broker that
-the composition root puts into `session.info["broker"]`, so callers that only hold a unit of
-work (commerce's `record_sale`, the demo seeder) publish too; without a broker nothing is sent.
+Frames for the session's WebSocket channel are published through the unit of work, which hands
+them to the broker after commit; a unit of work built without a publisher sends nothing.
 """
 
 from __future__ import annotations
@@ -70,7 +69,7 @@ from livecart.live.schemas import (
     SessionView,
     StatisticsOut,
 )
-from livecart.realtime.broker import Broker, session_channel
+from livecart.realtime.broker import session_channel
 
 Frame = dict[str, Any]
 
@@ -86,15 +85,7 @@ class ViewerCounter(Protocol):
 
 def publish_after_commit(uow: UnitOfWork, session_id: int, frame: Frame) -> None:
     """Send a frame to the session's channel once the unit of work has committed."""
-    broker: Broker | None = uow.session.info.get("broker")
-    if broker is None:
-        return
-    channel = session_channel(session_id)
-
-    async def send() -> None:
-        await broker.publish(channel, frame)
-
-    uow.after_commit(send)
+    uow.publish_after_commit(session_channel(session_id), frame)
 
 
 async def _room(session: AsyncSession, room_id: int) -> Room:
