@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -42,6 +42,17 @@ def run_with_container(job: Callable[[Container], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options shared by `serve` and `demo`."""
+    return {
+        "ws": "websockets-sansio",
+        # Frames a little over our own limit get a friendly error frame; far bigger ones are
+        # cut by the server (close 1009) before they are buffered whole.
+        "ws_max_size": 4 * settings.ws_max_frame_bytes,
+        "proxy_headers": False,
+    }
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -57,9 +68,8 @@ def serve(
         host=host,
         port=port,
         reload=reload,
-        proxy_headers=False,
         log_level="info",
-        ws="websockets-sansio",
+        **server_options(Settings()),
     )
 
 
@@ -185,7 +195,12 @@ async def _serve_demo(settings: Settings, host: str, port: int, viewers: int) ->
     # Warnings only: the simulated viewers' requests and sockets would bury the console,
     # and socket URLs carry their tokens.
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, access_log=False, log_level="warning"
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        **server_options(settings),
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
