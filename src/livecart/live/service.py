@@ -353,13 +353,16 @@ async def list_sessions(
     session: AsyncSession,
     *,
     status: SessionStatus | None = None,
+    room_ids: Iterable[int] | None = None,
     limit: int = 50,
     hub: ViewerCounter | None = None,
 ) -> list[SessionSummary]:
-    """Sessions for the home page: live ones newest first, upcoming soonest first."""
+    """Sessions for the home page and consoles: live newest first, upcoming soonest first."""
     stmt = select(LiveSession).limit(limit)
     if status is not None:
         stmt = stmt.where(LiveSession.status == status.value)
+    if room_ids is not None:
+        stmt = stmt.where(LiveSession.room_id.in_(list(room_ids)))
     if status == SessionStatus.scheduled:
         stmt = stmt.order_by(LiveSession.scheduled_at.asc().nulls_last(), LiveSession.id)
     elif status == SessionStatus.ended:
@@ -942,6 +945,21 @@ async def cancel_reservation(
         reserved=False,
         reservations=await _reservation_count(session, session_id),
     )
+
+
+async def reserved_among(
+    session: AsyncSession, *, user_id: int, session_ids: Iterable[int]
+) -> set[int]:
+    """Which of the given sessions the user has reserved (one query)."""
+    ids = list(session_ids)
+    if not ids:
+        return set()
+    rows = await session.scalars(
+        select(Reservation.session_id).where(
+            Reservation.user_id == user_id, Reservation.session_id.in_(ids)
+        )
+    )
+    return set(rows)
 
 
 async def reserved_user_ids(session: AsyncSession, *, session_id: int) -> list[int]:

@@ -282,9 +282,9 @@ async def home(request: Request, user: PageUser, uow: UoW) -> Response:
     upcoming = await live.list_sessions(uow.session, status=SessionStatus.scheduled, limit=24)
     reserved: set[int] = set()
     if user is not None:
-        for item in upcoming:
-            if user.id in await live.reserved_user_ids(uow.session, session_id=item.id):
-                reserved.add(item.id)
+        reserved = await live.reserved_among(
+            uow.session, user_id=user.id, session_ids=[item.id for item in upcoming]
+        )
     context = {"live_now": live_now, "upcoming": upcoming, "reserved": reserved}
     return render(request, "home.html", user, context)
 
@@ -346,9 +346,8 @@ async def console(request: Request, user: PageUser, uow: UoW) -> Response:
     room_ids = {r.id for r in rooms}
     sessions: dict[int, list[SessionSummary]] = {r.id: [] for r in rooms}
     if room_ids:
-        for item in await live.list_sessions(uow.session, limit=500):
-            if item.room_id in room_ids:
-                sessions[item.room_id].append(item)
+        for item in await live.list_sessions(uow.session, room_ids=room_ids, limit=500):
+            sessions[item.room_id].append(item)
     context = {"rooms": rooms, "sessions_by_room": sessions, "actions": CONSOLE_ACTIONS}
     return render(request, "console.html", user, context)
 
