@@ -165,3 +165,42 @@ async def test_login_refuses_a_foreign_origin_and_a_foreign_next(
         ok = await client.post("/login", data=form, headers={"Origin": "http://testserver"})
         assert ok.status_code == 303
         assert ok.headers["location"] == "/"
+
+
+async def test_home_shows_upcoming_sessions_and_the_callers_reservations(
+    app: FastAPI, container: Container
+) -> None:
+    world = await build_world(container)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await _login(client, container, world.anchor_id)
+        page = await client.get("/orders")
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text)
+        assert token is not None
+        headers = {"X-CSRF-Token": token.group(1)}
+        upcoming = []
+        for title in ("Morning teas", "Evening silk"):
+            r = await client.post(
+                f"/api/v1/rooms/{world.room_id}/sessions", json={"title": title}, headers=headers
+            )
+            assert r.status_code == 201, r.text
+            upcoming.append(r.json()["id"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await _login(client, container, world.alice_id)
+        home = await client.get("/")
+        assert "Morning teas" in home.text and "Evening silk" in home.text
+        assert "Reserved ✓" not in home.text
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', home.text)
+        assert token is not None
+        r = await client.post(f"/live/{upcoming[1]}/reserve", data={"csrf_token": token.group(1)})
+        assert r.status_code == 303, r.text
+        home = await client.get("/")
+        cards = {
+            title: home.text.split(f'<span class="title">{title}</span>')[1].split('class="card"')[
+                0
+            ]
+            for title in ("Morning teas", "Evening silk")
+        }
+        assert "Reserved ✓" in cards["Evening silk"]
+        assert "Reserved ✓" not in cards["Morning teas"]
+        assert f'action="/live/{upcoming[0]}/reserve"' in cards["Morning teas"]
