@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
 from livecart.catalog import service as catalog
 from livecart.catalog.schemas import SkuIn
+from livecart.commerce import service as commerce
+from livecart.commerce.schemas import OrderItemIn
 from livecart.live import service as live
 from tests.support import make_user
 
@@ -95,3 +100,71 @@ async def build_world(container: Container) -> World:
         room_id=room.id,
         session_id=created.id,
     )
+
+
+ORDER_STEPS = ("pending_payment", "paid", "shipped", "delivered")
+
+
+async def place_order(
+    container: Container,
+    world: World,
+    *,
+    buyer_id: int,
+    sku_id: int,
+    quantity: int = 1,
+    until: str = "pending_payment",
+) -> int:
+    """An order of the world's brand, moved on through the services to `until`; its id."""
+    steps = ORDER_STEPS[: ORDER_STEPS.index(until) + 1]
+    async with container.uow() as uow:
+        buyer = await accounts.load_identity(uow.session, buyer_id)
+        merchant = await accounts.load_identity(uow.session, world.merchant_id)
+        assert buyer is not None and merchant is not None
+        order = await commerce.create_order(
+            uow,
+            clock=container.clock,
+            sink=container,
+            actor=buyer,
+            items=[OrderItemIn(sku_id=sku_id, quantity=quantity)],
+            session_id=None,
+            idempotency_key=f"e2e-{buyer_id}-{sku_id}-{quantity}-{until}",
+            payment_minutes=container.settings.order_payment_minutes,
+        )
+        if "paid" in steps:
+            await commerce.pay_order(
+                uow,
+                clock=container.clock,
+                provider=container.payments,
+                sink=container,
+                actor=buyer,
+                order_id=order.id,
+            )
+        if "shipped" in steps:
+            await commerce.ship_order(
+                uow.session, clock=container.clock, actor=merchant, order_id=order.id
+            )
+        if "delivered" in steps:
+            await commerce.deliver_order(
+                uow.session, clock=container.clock, actor=merchant, order_id=order.id
+            )
+        await uow.commit()
+        return order.id
+
+
+async def stock_of(container: Container, sku_id: int) -> int:
+    """A SKU's stock as the database has it now."""
+    async with container.uow() as uow:
+        snapshots = await catalog.sku_snapshots(uow.session, [sku_id])
+        return snapshots[sku_id].stock
+
+
+def click_and_reload(page: Page, target: Locator) -> None:
+    """Click an action button of the pages (actions.js) and wait for the page to reload;
+    on failure, say what the page's flash showed."""
+    try:
+        with page.expect_navigation(timeout=10_000):
+            target.click()
+    except PlaywrightError as exc:
+        flash = page.locator(".flash-slot")
+        shown = flash.inner_text() if flash.count() and flash.first.is_visible() else ""
+        raise AssertionError(f"the page did not reload after the action; flash: {shown!r}") from exc
