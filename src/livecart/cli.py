@@ -149,12 +149,27 @@ def demo(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     viewers: Annotated[
-        int | None, typer.Option(help="Simulated viewers (default: LIVECART_DEMO_VIEWERS).")
+        int | None,
+        typer.Option(help="Simulated viewers; 0 for none (default: LIVECART_DEMO_VIEWERS)."),
     ] = None,
-    seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed, then exit.")] = False,
-    reset: Annotated[bool, typer.Option("--reset", help="Drop all data and seed again.")] = False,
+    seed_only: Annotated[
+        bool,
+        typer.Option(
+            "--seed-only", help="Seed (or refresh what is on air now), print the accounts, exit."
+        ),
+    ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Drop every table, the event log and the media files, then seed again.",
+        ),
+    ] = False,
 ) -> None:
-    """Seed the demo world if missing, print the demo accounts, serve it with simulated viewers."""
+    """Seed the demo world if missing, print the demo accounts, serve it with simulated viewers.
+
+    On a world seeded earlier it refreshes "now": stale live sessions end, new ones start.
+    """
     from livecart.demo import cli_commands
 
     settings = Settings()
@@ -167,7 +182,9 @@ def demo(
             f"[green]seeded the demo world in {report.seconds:.1f}s[/green] {report.counts}"
         )
     else:
-        console.print("the demo world is already seeded")
+        console.print(
+            f"the demo world is already seeded; refreshed what is on air: {report.counts}"
+        )
     base_url = f"http://{host}:{port}"
     cli_commands.print_accounts(console, base_url)
     if not seed_only:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from livecart.core.migrations import alembic_config, upgrade
 from livecart.demo import world
-from livecart.demo.seed import SeedReport, WorldSize, accounts_table, seed
+from livecart.demo.seed import SeedReport, WorldSize, accounts_table, refresh, seed
 from livecart.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def reset(settings: Settings) -> None:
 async def seed_with_progress(
     container: Container, console: Console, size: WorldSize = WorldSize()
 ) -> SeedReport:
-    """Seed the demo world (if missing) showing a progress bar per step."""
+    """Seed the demo world showing a progress bar per step, or refresh what is on air now."""
     with Progress(
         TextColumn("[bold]{task.description:<10}"),
         BarColumn(),
@@ -48,6 +48,9 @@ async def seed_with_progress(
             bar.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
 
         report = await seed(container, size, progress=progress)
+    if not report.seeded:
+        # Seeded on an earlier start: what is on air is as old as that start was.
+        report = await refresh(container, size)
     return report
 
 

@@ -32,19 +32,24 @@ from livecart.core.db import UnitOfWork
 from livecart.core.security import hash_password
 from livecart.demo import world
 from livecart.events import service as events
-from livecart.events.schemas import EventType
+from livecart.events.schemas import BehaviourEvent, EventType
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.live import service as live
+from livecart.live.schemas import SessionStatus, SessionSummary
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container as DemoContainer
 
 Progress = Callable[[str, int, int], None]
+Chatter = tuple[int, str]  # a consumer's id and display name
 
 HEARTBEAT_SECONDS = 60
 LOW_STOCK = 5
 RESTOCK = 80
 SEED_BATCH = 20_000  # events per Parquet write while seeding: a few files per day, not hundreds
+SESSIONS_PER_UNIT = 4  # past sessions written per unit of work (one connection, one commit)
+STALE_LIVE = timedelta(hours=6)  # a live session older than this is ended on the next start
+MIN_UPCOMING = 3  # fewer scheduled sessions ahead than this, and more are scheduled
 CST = timedelta(hours=8)  # the demo audience lives in China Standard Time
 # Local start hour and sessions per week of each anchor.
 SCHEDULE = {"lily": (20, 4), "wang": (12, 3), "mia": (19, 3), "lin": (15, 2), "kevin": (23, 5)}
@@ -64,7 +69,7 @@ class WorldSize:
     products_per_brand: int = 12
     anchors: int = 5
     consumers: int = 500
-    history_days: int = 90
+    history_days: int = 60
     live_now: int = 2
     upcoming: int = 4
     seed: int = 20240518
@@ -189,6 +194,8 @@ class Seeder:
         self.password_hash = hash_password(world.DEMO_PASSWORD)
         self.counts: dict[str, int] = {}
         self.watched: dict[int, int] = {}
+        # Events of the unit of work being written, handed to the sink in one call after it.
+        self.pending: list[BehaviourEvent] = []
         # Big batches written when full and at the end: history is emitted day by day,
         # so each write touches one or two date partitions.
         self.sink = _SeedSink(
@@ -425,8 +432,13 @@ class Seeder:
         return self.rng.sample(pool, k=min(n, len(pool)))
 
     def _emit(self, kind: EventType, at: datetime, **fields: Any) -> None:
-        events.emit(self.sink, events.new_event(kind, occurred_at=at, source="demo", **fields))
-        self.count("events")
+        self.pending.append(events.new_event(kind, occurred_at=at, source="demo", **fields))
+
+    def _hand_over_events(self) -> None:
+        """Give the sink the events of a committed unit of work, in one call."""
+        events.emit(self.sink, *self.pending)
+        self.count("events", len(self.pending))
+        self.pending = []
 
     def _watchers(
         self, people: list[Consumer], day: int, anchor_key: str, local_hour: int, growth: float
@@ -448,9 +460,16 @@ class Seeder:
         self, staff: Staff, cat: Catalogue, rooms: dict[str, int], people: list[Consumer]
     ) -> None:
         plan = self._session_plan()
-        for done, (start, anchor_key, title) in enumerate(plan):
-            await self._past_session(staff, cat, rooms, people, start, anchor_key, title)
-            self.progress("history", done + 1, len(plan))
+        for first in range(0, len(plan), SESSIONS_PER_UNIT):
+            chunk = plan[first : first + SESSIONS_PER_UNIT]
+            async with self.c.uow() as uow:
+                for start, anchor_key, title in chunk:
+                    await self._past_session(
+                        uow, staff, cat, rooms, people, start, anchor_key, title
+                    )
+                await uow.commit()
+            self._hand_over_events()
+            self.progress("history", first + len(chunk), len(plan))
 
     def _presence(
         self, who: dict[str, Any], join: datetime, seconds: int, common: dict[str, Any]
@@ -477,6 +496,7 @@ class Seeder:
 
     async def _past_session(
         self,
+        uow: UnitOfWork,
         staff: Staff,
         cat: Catalogue,
         rooms: dict[str, int],
@@ -494,104 +514,102 @@ class Seeder:
         local_hour = (start + CST).hour
         showcase = self._showcase(cat, anchor_key, rng.randint(5, 8))
         viewers = self._watchers(people, day, anchor_key, local_hour, growth)
-        async with self.c.uow() as uow:
-            s = uow.session
-            sess = await live.create_session(
+        s = uow.session
+        sess = await live.create_session(
+            s,
+            clock=_at(start - timedelta(days=2)),
+            actor=anchor,
+            room_id=rooms[anchor_key],
+            title=title,
+            scheduled_at=start,
+        )
+        for product_id in showcase:
+            await live.add_to_showcase(
                 s,
-                clock=_at(start - timedelta(days=2)),
-                actor=anchor,
-                room_id=rooms[anchor_key],
-                title=title,
-                scheduled_at=start,
-            )
-            for product_id in showcase:
-                await live.add_to_showcase(
-                    s,
-                    clock=_at(start - timedelta(hours=1)),
-                    actor=anchor,
-                    session_id=sess.id,
-                    product_id=product_id,
-                )
-            await live.start_session(uow, clock=_at(start), actor=anchor, session_id=sess.id)
-            await live.pin_product(
-                uow,
-                clock=_at(start + timedelta(minutes=rng.uniform(0, minutes))),
+                clock=_at(start - timedelta(hours=1)),
                 actor=anchor,
                 session_id=sess.id,
-                product_id=rng.choice(showcase),
+                product_id=product_id,
             )
-            session_id = sess.id
-            common = {
-                "session_id": session_id,
-                "room_id": rooms[anchor_key],
-                "anchor_id": anchor.id,
+        await live.start_session(uow, clock=_at(start), actor=anchor, session_id=sess.id)
+        await live.pin_product(
+            uow,
+            clock=_at(start + timedelta(minutes=rng.uniform(0, minutes))),
+            actor=anchor,
+            session_id=sess.id,
+            product_id=rng.choice(showcase),
+        )
+        session_id = sess.id
+        common = {
+            "session_id": session_id,
+            "room_id": rooms[anchor_key],
+            "anchor_id": anchor.id,
+        }
+        watch_total, chats, likes = 0, 0, 0
+        spans: list[tuple[datetime, datetime]] = []
+        for person in viewers:
+            p = person.persona
+            join = start + timedelta(seconds=int(minutes * 60 * rng.random() ** 1.6))
+            left = int((end - join).total_seconds())
+            watch = int(rng.lognormvariate(math.log(p.watch_min * 60), 0.7))
+            watch = max(min(20, left), min(watch, left))
+            leave = join + timedelta(seconds=watch)
+            spans.append((join, leave))
+            watch_total += watch
+            self.watched[person.id] = self.watched.get(person.id, 0) + watch
+            self._presence({"consumer_id": person.id}, join, watch, common)
+            minutes_watched = watch / 60
+            for _ in range(_poisson(rng, p.chat_per_min * minutes_watched)):
+                lines = rng.choice(
+                    [world.CHAT_GREETINGS, world.CHAT_QUESTIONS, world.CHAT_REACTIONS]
+                )
+                at = _between(rng, join, leave)
+                self._emit(
+                    EventType.CHAT, at, consumer_id=person.id, text=rng.choice(lines), **common
+                )
+                chats += 1
+            n_likes = _poisson(rng, p.like_per_min * minutes_watched)
+            likes += n_likes
+            for _ in range(n_likes):
+                at = _between(rng, join, leave)
+                self._emit(EventType.LIKE, at, consumer_id=person.id, **common)
+            weights = [p.brand_bias.get(cat.brand_of[x], 0.1) for x in showcase]
+            looked = {
+                rng.choices(showcase, weights)[0]
+                for _ in range(_poisson(rng, 0.6 + minutes_watched / 15))
             }
-            watch_total, chats, likes = 0, 0, 0
-            spans: list[tuple[datetime, datetime]] = []
-            for person in viewers:
-                p = person.persona
-                join = start + timedelta(seconds=int(minutes * 60 * rng.random() ** 1.6))
-                left = int((end - join).total_seconds())
-                watch = int(rng.lognormvariate(math.log(p.watch_min * 60), 0.7))
-                watch = max(min(20, left), min(watch, left))
-                leave = join + timedelta(seconds=watch)
-                spans.append((join, leave))
-                watch_total += watch
-                self.watched[person.id] = self.watched.get(person.id, 0) + watch
-                self._presence({"consumer_id": person.id}, join, watch, common)
-                minutes_watched = watch / 60
-                for _ in range(_poisson(rng, p.chat_per_min * minutes_watched)):
-                    lines = rng.choice(
-                        [world.CHAT_GREETINGS, world.CHAT_QUESTIONS, world.CHAT_REACTIONS]
-                    )
-                    at = _between(rng, join, leave)
+            for product_id in sorted(looked):
+                at = _between(rng, join, leave)
+                self._emit(
+                    EventType.PRODUCT_CLICK,
+                    at,
+                    consumer_id=person.id,
+                    product_id=product_id,
+                    **common,
+                )
+                if rng.random() < 0.55:
                     self._emit(
-                        EventType.CHAT, at, consumer_id=person.id, text=rng.choice(lines), **common
-                    )
-                    chats += 1
-                n_likes = _poisson(rng, p.like_per_min * minutes_watched)
-                likes += n_likes
-                for _ in range(n_likes):
-                    at = _between(rng, join, leave)
-                    self._emit(EventType.LIKE, at, consumer_id=person.id, **common)
-                weights = [p.brand_bias.get(cat.brand_of[x], 0.1) for x in showcase]
-                looked = {
-                    rng.choices(showcase, weights)[0]
-                    for _ in range(_poisson(rng, 0.6 + minutes_watched / 15))
-                }
-                for product_id in sorted(looked):
-                    at = _between(rng, join, leave)
-                    self._emit(
-                        EventType.PRODUCT_CLICK,
-                        at,
+                        EventType.DETAIL_VIEW,
+                        at + timedelta(seconds=rng.randint(2, 40)),
                         consumer_id=person.id,
                         product_id=product_id,
                         **common,
                     )
-                    if rng.random() < 0.55:
-                        self._emit(
-                            EventType.DETAIL_VIEW,
-                            at + timedelta(seconds=rng.randint(2, 40)),
-                            consumer_id=person.id,
-                            product_id=product_id,
-                            **common,
-                        )
-                if looked and rng.random() < p.buy * (1.2 if p.kind == "loyal" else 0.7):
-                    await self._order(uow, staff, person, cat, sorted(looked), common, join, leave)
-            for _ in range(_poisson(rng, len(viewers) * 0.15)):  # passers-by, not signed in
-                at = _between(rng, start, end - timedelta(minutes=5))
-                anonymous = {"anonymous_id": _key(rng)}
-                self._presence(anonymous, at, rng.randint(5, 240), common)
-            await live.end_session(uow, clock=_at(end), actor=anchor, session_id=session_id)
-            await live.record_statistics(
-                uow.session,
-                session_id=session_id,
-                peak_viewers=_peak(spans),
-                watch_seconds=watch_total,
-                messages=chats,
-                likes=likes,
-            )
-            await uow.commit()
+            if looked and rng.random() < p.buy * (1.2 if p.kind == "loyal" else 0.7):
+                await self._order(uow, staff, person, cat, sorted(looked), common, join, leave)
+        for _ in range(_poisson(rng, len(viewers) * 0.15)):  # passers-by, not signed in
+            at = _between(rng, start, end - timedelta(minutes=5))
+            anonymous = {"anonymous_id": _key(rng)}
+            self._presence(anonymous, at, rng.randint(5, 240), common)
+        await live.end_session(uow, clock=_at(end), actor=anchor, session_id=session_id)
+        await live.record_statistics(
+            uow.session,
+            session_id=session_id,
+            peak_viewers=_peak(spans),
+            watch_seconds=watch_total,
+            messages=chats,
+            likes=likes,
+        )
         self.count("sessions")
 
     async def _restock(
@@ -714,67 +732,172 @@ class Seeder:
     # ------------------------------------------------------------ now
 
     async def seed_now(
-        self, staff: Staff, cat: Catalogue, rooms: dict[str, int], people: list[Consumer]
+        self, staff: Staff, cat: Catalogue, rooms: dict[str, int], chatters: list[Chatter]
     ) -> list[int]:
-        """Sessions on air now (with a showcase, a pin, some chat) and upcoming ones."""
-        live_ids: list[int] = []
+        """Bring "now" up to date: end stale live sessions, let shows that fell due take
+        place, go live in the first anchors' rooms, and keep a few sessions upcoming.
+
+        The first seeding and every later start of the demo run this same step.
+        """
         keys = list(rooms)
+        key_of = {who.id: key for key, who in staff.anchors.items()}
+        live_ids: list[int] = []
         async with self.c.uow() as uow:
-            for key in keys[: self.size.live_now]:
+            s = uow.session
+            on_air = await live.list_sessions(s, status=SessionStatus.live, limit=500)
+            busy: set[int] = set()  # rooms whose live session stays on air
+            for show in on_air:
+                key = key_of.get(show.anchor.id)
+                started = show.started_at
+                if key is None or started is None or started >= self.now - STALE_LIVE:
+                    busy.add(show.room_id)
+                    continue
+                ended = min(self.now, started + timedelta(minutes=self.rng.randint(90, 150)))
+                await live.end_session(
+                    uow, clock=_at(ended), actor=staff.anchors[key], session_id=show.id
+                )
+                self.count("sessions_ended")
+            scheduled = await live.list_sessions(s, status=SessionStatus.scheduled, limit=500)
+            upcoming = [x for x in scheduled if x.scheduled_at and x.scheduled_at > self.now]
+            for show in scheduled:
+                # A show that fell due while the demo was off took place then.
+                key = key_of.get(show.anchor.id)
+                due = show.scheduled_at
+                if key is None or due is None or due > self.now or show.room_id in busy:
+                    continue
                 anchor = staff.anchors[key]
-                spec = next(a for a in world.ANCHORS if a.key == key)
-                began = self.now - timedelta(minutes=self.rng.randint(20, 50))
-                sess = await live.create_session(
-                    uow.session,
-                    clock=_at(began - timedelta(days=1)),
-                    actor=anchor,
-                    room_id=rooms[key],
-                    title=spec.session_titles[0],
-                    scheduled_at=began,
-                )
-                showcase = self._showcase(cat, key)
-                for product_id in showcase:
-                    await live.add_to_showcase(
-                        uow.session,
-                        clock=_at(began),
-                        actor=anchor,
-                        session_id=sess.id,
-                        product_id=product_id,
-                    )
-                    for sku_id, _price in cat.skus[product_id]:
-                        if cat.stock[sku_id] < 20:
-                            await self._restock(uow.session, staff, cat, sku_id, product_id, began)
-                await live.start_session(uow, clock=_at(began), actor=anchor, session_id=sess.id)
-                await live.pin_product(
-                    uow, clock=_at(began), actor=anchor, session_id=sess.id, product_id=showcase[0]
-                )
-                await self._recent_chat(uow, anchor, people, sess.id, began)
-                live_ids.append(sess.id)
-            for n in range(self.size.upcoming):
-                key = keys[n % len(keys)]
-                spec = next(a for a in world.ANCHORS if a.key == key)
-                hour, _ = SCHEDULE.get(key, (20, 3))
-                when = (self.now + CST + timedelta(days=1 + n // len(keys))).replace(
-                    hour=hour, minute=0, second=0
-                ) - CST
-                await live.create_session(
-                    uow.session,
-                    clock=_at(self.now),
-                    actor=staff.anchors[key],
-                    room_id=rooms[key],
-                    title=self.rng.choice(spec.session_titles),
-                    scheduled_at=when,
-                )
+                await live.start_session(uow, clock=_at(due), actor=anchor, session_id=show.id)
+                ended = min(self.now, due + timedelta(minutes=self.rng.randint(90, 150)))
+                await live.end_session(uow, clock=_at(ended), actor=anchor, session_id=show.id)
+                self.count("sessions_ended")
+            for key in keys[: self.size.live_now]:
+                if rooms[key] not in busy:
+                    live_ids.append(await self._go_live(uow, staff, cat, rooms, chatters, key))
+            live_ids += [x.id for x in on_air if x.room_id in busy]
+            if len(upcoming) < min(MIN_UPCOMING, self.size.upcoming):
+                await self._schedule(uow, staff, rooms, upcoming)
             await uow.commit()
         self.count("sessions_live", len(live_ids))
-        self.count("sessions_scheduled", self.size.upcoming)
         return live_ids
+
+    async def _go_live(
+        self,
+        uow: UnitOfWork,
+        staff: Staff,
+        cat: Catalogue,
+        rooms: dict[str, int],
+        chatters: list[Chatter],
+        key: str,
+    ) -> int:
+        """A session of this anchor on air since a few minutes ago, with a showcase and a pin."""
+        anchor = staff.anchors[key]
+        spec = next(a for a in world.ANCHORS if a.key == key)
+        began = self.now - timedelta(minutes=self.rng.randint(20, 50))
+        sess = await live.create_session(
+            uow.session,
+            clock=_at(began - timedelta(days=1)),
+            actor=anchor,
+            room_id=rooms[key],
+            title=self.rng.choice(spec.session_titles),
+            scheduled_at=began,
+        )
+        showcase = self._showcase(cat, key)
+        for product_id in showcase:
+            await live.add_to_showcase(
+                uow.session,
+                clock=_at(began),
+                actor=anchor,
+                session_id=sess.id,
+                product_id=product_id,
+            )
+            for sku_id, _price in cat.skus[product_id]:
+                if cat.stock[sku_id] < 20:
+                    await self._restock(uow.session, staff, cat, sku_id, product_id, began)
+        await live.start_session(uow, clock=_at(began), actor=anchor, session_id=sess.id)
+        await live.pin_product(
+            uow, clock=_at(began), actor=anchor, session_id=sess.id, product_id=showcase[0]
+        )
+        await self._recent_chat(uow, anchor, chatters, sess.id, began)
+        return sess.id
+
+    async def _schedule(
+        self,
+        uow: UnitOfWork,
+        staff: Staff,
+        rooms: dict[str, int],
+        upcoming: list[SessionSummary],
+    ) -> None:
+        """Schedule sessions on the coming days until `size.upcoming` lie ahead."""
+        keys = list(rooms)
+        taken = {(x.room_id, (x.scheduled_at + CST).date()) for x in upcoming if x.scheduled_at}
+        missing = self.size.upcoming - len(upcoming)
+        n = 0
+        while missing > 0 and n < 14 * len(keys):
+            key = keys[n % len(keys)]
+            hour, _ = SCHEDULE.get(key, (20, 3))
+            when = (self.now + CST + timedelta(days=1 + n // len(keys))).replace(
+                hour=hour, minute=0, second=0
+            ) - CST
+            n += 1
+            if (rooms[key], (when + CST).date()) in taken:
+                continue
+            spec = next(a for a in world.ANCHORS if a.key == key)
+            await live.create_session(
+                uow.session,
+                clock=_at(self.now),
+                actor=staff.anchors[key],
+                room_id=rooms[key],
+                title=self.rng.choice(spec.session_titles),
+                scheduled_at=when,
+            )
+            missing -= 1
+            self.count("sessions_scheduled")
+
+    async def load_world(self) -> tuple[Staff, Catalogue, dict[str, int], list[Chatter]]:
+        """Staff, catalogue, rooms and some consumers of an already seeded world."""
+        async with self.c.uow() as uow:
+            s = uow.session
+
+            async def identity(email: str) -> Identity | None:
+                found = await accounts.list_users(s, actor=SYSTEM, query=email, limit=5)
+                return next((accounts.identity_of(u) for u in found if u.email == email), None)
+
+            staff = Staff(operator=SYSTEM, merchants={}, anchors={})
+            for anchor_spec in world.ANCHORS:
+                if (who := await identity(anchor_spec.email)) is not None:
+                    staff.anchors[anchor_spec.key] = who
+            for brand_spec in world.BRANDS:
+                if (who := await identity(brand_spec.merchant_email)) is not None:
+                    staff.merchants[brand_spec.key] = who
+            key_of_brand = {b.name: b.key for b in world.BRANDS}
+            cat = Catalogue(brand_ids={}, products={}, skus={}, brand_of={})
+            for brand in await catalog.list_brands(s):
+                if brand.name in key_of_brand:
+                    cat.brand_ids[key_of_brand[brand.name]] = brand.id
+                    cat.products[key_of_brand[brand.name]] = []
+            key_of_id = {v: k for k, v in cat.brand_ids.items()}
+            cards = await catalog.list_products(s, actor=None, limit=10_000)
+            for card in sorted(cards, key=lambda c: c.id):
+                if (brand_key := key_of_id.get(card.brand.id)) is None or not card.skus:
+                    continue
+                cat.products[brand_key].append(card.id)
+                cat.brand_of[card.id] = brand_key
+                cat.skus[card.id] = [(k.id, k.price) for k in card.skus]
+                cat.stock.update({k.id: k.stock for k in card.skus})
+            anchor_ids = {who.id: key for key, who in staff.anchors.items()}
+            rooms: dict[str, int] = {}
+            for room in sorted(await live.list_rooms(s, limit=500), key=lambda r: r.id):
+                if (key := anchor_ids.get(room.anchor_id)) is not None:
+                    rooms.setdefault(key, room.id)
+            consumers = await accounts.list_users(s, actor=SYSTEM, query="consumer", limit=200)
+            chatters = [(u.id, u.display_name) for u in consumers]
+        return staff, cat, rooms, chatters
 
     async def _recent_chat(
         self,
         uow: UnitOfWork,
         anchor: Identity,
-        people: list[Consumer],
+        chatters: list[Chatter],
         session_id: int,
         began: datetime,
     ) -> None:
@@ -782,15 +905,12 @@ class Seeder:
         rng = self.rng
         moments = sorted(_between(rng, began, self.now) for _ in range(16))
         for n, moment in enumerate(moments):
-            if n % 6 == 0:
+            if n % 6 == 0 or not chatters:
                 who, text = anchor, rng.choice(world.ANCHOR_LINES)
             else:
-                person = rng.choice(people)
+                person_id, name = rng.choice(chatters)
                 who = Identity(
-                    id=person.id,
-                    email="",
-                    display_name=person.name,
-                    roles=frozenset({Role.consumer}),
+                    id=person_id, email="", display_name=name, roles=frozenset({Role.consumer})
                 )
                 lines = rng.choice(
                     [world.CHAT_GREETINGS, world.CHAT_QUESTIONS, world.CHAT_REACTIONS]
@@ -838,6 +958,35 @@ def _peak(spans: list[tuple[datetime, datetime]]) -> int:
     return best
 
 
+async def refresh(
+    container: DemoContainer,
+    size: WorldSize = WorldSize(),
+    *,
+    clock: Clock | None = None,
+) -> SeedReport:
+    """Bring an already seeded world's "now" up to date, through the seeder's own "now" step.
+
+    Live sessions older than STALE_LIVE end, shows that fell due take place, the first
+    anchors go live again with a showcase and a pin, and sessions are scheduled when fewer
+    than MIN_UPCOMING lie ahead.
+    """
+    began = time.perf_counter()
+    now = (clock or SystemClock()).now().astimezone(UTC)
+    seeder = Seeder(container, size, None, now)
+    seeder.rng = random.Random(f"{size.seed}-{seeder.now.isoformat()}")
+    try:
+        staff, cat, rooms, chatters = await seeder.load_world()
+        live_ids = await seeder.seed_now(staff, cat, rooms, chatters)
+    finally:
+        await seeder.sink.events.aclose()
+    return SeedReport(
+        seeded=False,
+        seconds=time.perf_counter() - began,
+        counts=seeder.counts,
+        live_session_ids=live_ids,
+    )
+
+
 async def seed(
     container: DemoContainer,
     size: WorldSize = WorldSize(),
@@ -856,7 +1005,7 @@ async def seed(
         people = await seeder.seed_consumers(list(cat.brand_ids), list(staff.anchors))
         rooms = await seeder.seed_rooms(staff)
         await seeder.seed_history(staff, cat, rooms, people)
-        live_ids = await seeder.seed_now(staff, cat, rooms, people)
+        live_ids = await seeder.seed_now(staff, cat, rooms, [(p.id, p.name) for p in people])
     finally:
         await seeder.sink.events.aclose()
     return SeedReport(
