@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 const chatList = $("chat");
 const chatForm = $("chat-form");
 const chatInput = $("chat-input");
-const state = { you: data.user, pinned: data.pinned, showcase: data.showcase, status: data.status, canChat: false };
+const state = { you: data.user, pinned: data.pinned, showcase: data.showcase, status: data.status, canChat: false, lastError: null };
 
 // ---------------------------------------------------------------- chat
 
@@ -29,6 +29,15 @@ function addChat(message) {
   chatList.append(item);
   while (chatList.children.length > MAX_CHAT_ITEMS) chatList.firstElementChild.remove();
   if (follow) chatList.scrollTop = chatList.scrollHeight;
+}
+
+// Chat refusals say that the message was not sent, and how long to wait when we know.
+const NOT_SENT = new Set(["muted", "slow_mode", "rate_limited", "message_too_long", "message_empty", "banned_word"]);
+function errorText(error) {
+  if (!error) return "Something went wrong.";
+  const wait = error.details && error.details.retry_after;
+  const after = wait ? ` Try again in ${Math.max(1, Math.ceil(wait))} s.` : "";
+  return NOT_SENT.has(error.code) ? `Not sent: ${error.message}.${after}` : `${error.message}${after}`;
 }
 
 function systemLine(text) {
@@ -318,15 +327,23 @@ const live = connectSession(data.session_id, {
       chatList.querySelectorAll(`li[data-user="${CSS.escape(String(frame.user_id))}"]`).forEach((li) => li.remove());
     }
   },
-  error(frame) { systemLine((frame.error && frame.error.message) || "Something went wrong."); },
+  error(frame) {
+    state.lastError = frame.error ? frame.error.code : null;
+    systemLine(errorText(frame.error));
+  },
   pong() {},
 }, {
   token: data.ws_token || "",
   onState(connection) {
     const badge = $("conn");
-    badge.textContent = connection === "open" ? "" : connection === "connecting" ? "connecting…" : "reconnecting…";
-    badge.classList.toggle("down", connection === "closed");
+    const labels = { open: "", connecting: "connecting…", closed: "reconnecting…", refused: "disconnected" };
+    badge.textContent = labels[connection] ?? "";
+    badge.classList.toggle("down", connection === "closed" || connection === "refused");
     badge.hidden = connection === "open";
+    if (connection === "refused") {
+      // The server closed this room for us for good (the ban's moderation frame may never arrive).
+      setChatAllowed(false, state.lastError === "banned" ? "You were removed from this chat" : "You cannot chat in this room");
+    }
   },
 });
 

@@ -6,7 +6,8 @@ const MAX_BACKOFF_MS = 15000;
 
 /**
  * Connect to /ws/sessions/{id}; `handlers[frame.type](frame)` is called for each frame and
- * `onState("connecting" | "open" | "closed")` when the connection changes.
+ * `onState("connecting" | "open" | "closed" | "refused", closeCode)` when the connection changes
+ * ("refused": closed for good by the server, no retry).
  */
 export function connectSession(sessionId, handlers, { onState = () => {}, token = "" } = {}) {
   let socket = null;
@@ -37,9 +38,11 @@ export function connectSession(sessionId, handlers, { onState = () => {}, token 
     });
     socket.addEventListener("close", (event) => {
       clearInterval(pinger);
-      onState("closed");
-      // 4401/4403/4404: the server refused us for good; do not hammer it.
-      if (stopped || (event.code >= 4400 && event.code < 4500)) return;
+      // 4401/4403/4404: the server refused us for good (signed out, banned, no such session);
+      // say so instead of "reconnecting", and do not hammer it.
+      const refused = event.code >= 4400 && event.code < 4500;
+      onState(refused ? "refused" : "closed", event.code);
+      if (stopped || refused) return;
       const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
       attempt += 1;
       retryTimer = setTimeout(open, delay);
