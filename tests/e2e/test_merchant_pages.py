@@ -133,3 +133,41 @@ def test_merchant_ships_then_delivers_a_paid_order_of_their_brand(
     expect(page.locator(f"tr[data-order-id='{order_id}']")).to_have_count(1)
     page.goto("/merchant/orders?status=paid")
     expect(page.locator(".empty")).to_contain_text("No orders with this status")
+
+
+def test_merchant_prices_in_yen_have_no_minor_units(
+    live_server: LiveServer, new_context: Callable[..., BrowserContext]
+) -> None:
+    world = on_server_db(live_server, build_world)
+    page = new_context(viewport={"width": 1360, "height": 900}).new_page()
+    login(page, live_server, world.merchant_id, "/merchant")
+
+    form = page.locator("[data-testid=new-product]")
+    form.get_by_label("Title").fill("Uji matcha")
+    form.get_by_label("Category").fill("tea")
+    form.get_by_label("Code").fill("UM-30")
+    form.get_by_label("Price").fill("1500")
+    form.get_by_label("Currency").select_option("JPY")
+    form.get_by_label("Stock").fill("8")
+    click_and_reload(page, form.get_by_role("button", name="Create product"))
+
+    row = page.locator(f"[data-testid=brand-{world.brand_id}] tbody tr", has_text="Uji matcha")
+    expect(row).to_contain_text("from JPY 1,500")
+    expect(row.get_by_label("Price of UM-30 (JPY)")).to_have_value("1500")
+    product_id = int(row.get_attribute("data-product-id") or "0")
+
+    row.get_by_label("New SKU code").fill("UM-100")
+    row.get_by_label("New SKU price").fill("4200")
+    row.get_by_label("New SKU stock").fill("3")
+    click_and_reload(page, row.get_by_role("button", name="Add SKU"))
+    # Saving a row unchanged keeps its price.
+    click_and_reload(
+        page, row.locator("[data-testid=sku-UM-30]").get_by_role("button", name="Save")
+    )
+    expect(row.get_by_label("Price of UM-100 (JPY)")).to_have_value("4200")
+
+    skus = api_get(page, f"/api/v1/products/{product_id}")["skus"]
+    assert [(s["code"], s["price"], s["currency"]) for s in skus] == [
+        ("UM-30", 1500, "JPY"),
+        ("UM-100", 4200, "JPY"),
+    ]

@@ -151,13 +151,6 @@ async def place_order(
         return order.id
 
 
-async def stock_of(container: Container, sku_id: int) -> int:
-    """A SKU's stock as the database has it now."""
-    async with container.uow() as uow:
-        snapshots = await catalog.sku_snapshots(uow.session, [sku_id])
-        return snapshots[sku_id].stock
-
-
 def click_and_reload(page: Page, target: Locator) -> None:
     """Click an action button of the pages (actions.js) and wait for the page to reload;
     on failure, say what the page's flash showed."""

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from livecart.accounts.schemas import Identity, Role
-from livecart.core.money import format_money
+from livecart.core.money import CURRENCY_EXPONENTS, format_money
 from livecart.web.dependencies import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -34,6 +34,19 @@ def _money(amount: int | None, currency: str | None) -> str:
     return format_money(amount, currency)
 
 
+def _exponent(currency: str) -> int:
+    return CURRENCY_EXPONENTS.get(currency, 2)
+
+
+def _major(amount: int, currency: str) -> str:
+    # For an input's value: "129.90" (CNY), "1500" (JPY); the page scales it back by the exponent.
+    exponent = _exponent(currency)
+    if exponent == 0:
+        return str(amount)
+    major, minor = divmod(amount, 10**exponent)
+    return f"{major}.{minor:0{exponent}d}"
+
+
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
@@ -50,6 +63,8 @@ def templates() -> Jinja2Templates:
     )
     env.filters["money"] = _money
     env.filters["when"] = _when
+    env.filters["major"] = _major
+    env.filters["exponent"] = _exponent
     return Jinja2Templates(env=env)
 
 

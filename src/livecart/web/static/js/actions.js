@@ -1,15 +1,24 @@
 // Buttons and forms that call the JSON API, then reload the page (merchant, operator, orders).
 //   <button data-api="POST /api/v1/orders/1/confirm" data-body='{"a":1}'>
 //   <form data-api="PATCH /api/v1/skus/3"> fields: name, data-type="int|money|json"
-import { api, explain } from "./api.js";
+import { api, explain, exponentOf } from "./api.js";
+
+// The input's data-exponent, else the exponent of the currency chosen beside it in the form
+// ("skus.0.price" goes with "skus.0.currency").
+function moneyExponent(input) {
+  if (input.dataset.exponent) return Number.parseInt(input.dataset.exponent, 10);
+  const name = input.name.replace(/[^.]*$/, "currency");
+  const currency = input.form && input.form.querySelector(`[name="${CSS.escape(name)}"]`);
+  return currency ? exponentOf(currency.value) : 2;
+}
 
 function valueOf(input) {
   const raw = input.value.trim();
   switch (input.dataset.type) {
     case "int": return raw === "" ? null : Number.parseInt(raw, 10);
     case "money": {
-      // Typed in major units ("129.90"); the API takes integer minor units.
-      const exponent = Number.parseInt(input.dataset.exponent ?? "2", 10);
+      // Typed in major units ("129.90", "1500" yen); the API takes integer minor units.
+      const exponent = moneyExponent(input);
       return raw === "" ? null : Math.round(Number.parseFloat(raw) * 10 ** exponent);
     }
     case "json": return raw === "" ? null : JSON.parse(raw);

@@ -38,10 +38,15 @@ export async function api(method, path, body, { idempotencyKey } = {}) {
   return data;
 }
 
+/** Digits after the decimal point of a currency's major unit (core.money.CURRENCY_EXPONENTS). */
+export function exponentOf(currency) {
+  return ZERO_EXPONENT.has(currency) ? 0 : 2;
+}
+
 /** Minor units to text, like core.money.format_money: 12990 CNY -> "CNY 129.90". */
 export function money(amount, currency) {
   if (amount === null || amount === undefined || !currency) return "—";
-  const exponent = ZERO_EXPONENT.has(currency) ? 0 : 2;
+  const exponent = exponentOf(currency);
   const major = Math.trunc(amount / 10 ** exponent);
   const grouped = major.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   if (exponent === 0) return `${currency} ${grouped}`;
