@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENDOR := src/livecart/web/static/vendor
 
-.PHONY: install run demo test lint typecheck importlint pytest migrate clean
+.PHONY: install run demo test lint typecheck importlint pytest migrate bench clean
 
 install: .venv/.installed $(VENDOR)/.installed
 
@@ -33,8 +33,8 @@ run: migrate
 test: install lint typecheck importlint pytest
 
 lint:
-	$(UV) run ruff check src tests migrations
-	$(UV) run ruff format --check src tests migrations
+	$(UV) run ruff check src tests migrations bench
+	$(UV) run ruff format --check src tests migrations bench
 
 typecheck:
 	$(UV) run mypy
@@ -44,6 +44,10 @@ importlint:
 
 pytest:
 	$(UV) run pytest
+
+## bench: fan-out benchmark against its broadcast() ceiling (docs/benchmarks.md); not part of test
+bench: install
+	$(UV) run python -m bench
 
 
 clean:

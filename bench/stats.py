@@ -1,0 +1,57 @@
+"""Latency and rate arithmetic shared by the benchmarks (no I/O, so it can be unit-tested)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+CLOCK_TICKS = 100  # the usual USER_HZ; `cpu_seconds` takes the real value when it can
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """The nearest-rank percentile (pct in 0..100) of values; None when there are none."""
+    if not values:
+        return None
+    if not 0 <= pct <= 100:
+        raise ValueError("pct must be within 0..100")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def parse_marker(raw: str, marker: str) -> tuple[int, int] | None:
+    """(sequence, send time in ns) from a frame carrying `<marker><seq>:<ns>`; else None."""
+    start = raw.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = start
+    while end < len(raw) and (raw[end].isdigit() or raw[end] == ":"):
+        end += 1
+    parts = raw[start:end].split(":")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def marker_text(marker: str, seq: int, sent_ns: int) -> str:
+    """The chat text that carries the sequence number and the send time."""
+    return f"{marker}{seq}:{sent_ns}"
+
+
+def per_second(count: int, seconds: float) -> float:
+    """A count over a duration (0 for an empty duration)."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+def ratio(value: float, ceiling: float) -> float | None:
+    """value / ceiling, or None without a ceiling."""
+    return value / ceiling if ceiling > 0 else None
+
+
+def cpu_seconds(stat_line: str, ticks: int = CLOCK_TICKS) -> float:
+    """User + system CPU seconds from a /proc/<pid>/stat line."""
+    # The command name (field 2) may hold spaces: split after its closing parenthesis.
+    fields = stat_line[stat_line.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / ticks

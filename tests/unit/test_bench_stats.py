@@ -1,0 +1,61 @@
+"""The benchmark harness's arithmetic on known inputs (no benchmark runs here)."""
+
+from __future__ import annotations
+
+import pytest
+from bench.report import fanout_rows
+from bench.stats import cpu_seconds, marker_text, parse_marker, per_second, percentile
+
+
+def test_percentile_nearest_rank() -> None:
+    values = [float(v) for v in range(100, 0, -1)]  # 100..1, unsorted on purpose
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile(values, 0) == 1.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) is None
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_marker_round_trip_inside_a_json_frame() -> None:
+    text = marker_text("bench:", 42, 1_234_567_890)
+    frame = '{"type":"chat","id":7,"user":{"id":2},"text":"' + text + '","at":"2026-01-01"}'
+    assert parse_marker(frame, "bench:") == (42, 1_234_567_890)
+    assert parse_marker('{"type":"viewers","count":3}', "bench:") is None
+    assert parse_marker('{"text":"bench:12"}', "bench:") is None
+
+
+def test_cpu_seconds_from_proc_stat_with_spaces_in_the_name() -> None:
+    fields = ["S"] + ["0"] * 10 + ["250", "150"] + ["0"] * 30
+    line = "1234 (python -m bench) " + " ".join(fields)
+    assert cpu_seconds(line, ticks=100) == 4.0
+
+
+def test_fanout_rows_ratio_to_the_ceiling_and_the_target() -> None:
+    def result(variant: str, viewers: int, rate: float, p99: float | None) -> dict[str, object]:
+        return {
+            "variant": variant,
+            "viewers": viewers,
+            "deliveries_per_second": rate,
+            "p99_ms": p99,
+            "note": "",
+        }
+
+    rows = fanout_rows(
+        [
+            result("livecart", 1000, 15_000.0, 120.0),
+            result("ceiling", 1000, 20_000.0, 30.0),
+            result("livecart", 5000, 30_000.0, 900.0),
+            result("ceiling", 5000, 0.0, None),
+        ]
+    )
+    assert [r["ratio_to_ceiling"] for r in rows] == [0.75, 1.0, None, None]
+    assert [r["target"] for r in rows] == ["met", "", "", ""]
+    missed = fanout_rows(
+        [result("livecart", 1000, 10_000.0, 120.0), result("ceiling", 1000, 20_000.0, 30.0)]
+    )
+    assert missed[0]["target"] == "missed"
+    assert per_second(300, 10.0) == 30.0
+    assert per_second(5, 0.0) == 0.0
