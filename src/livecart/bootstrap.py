@@ -18,6 +18,8 @@ from livecart.core.ratelimit import FailureCounter, KeyedBuckets
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.realtime.broker import Broker, InMemoryBroker
 from livecart.realtime.hub import Hub
+from livecart.realtime.redis_broker import RedisBroker
+from livecart.realtime.viewer_counts import LocalViewerCounts, RedisViewerCounts, ViewerCounts
 from livecart.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,16 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     secret = resolve_secret(settings)
     engine = build_engine(settings.async_database_url)
     clock = clock or SystemClock()
-    broker = InMemoryBroker()
+    # With Redis, room events and viewer counts are shared by every worker.
+    broker: Broker
+    viewer_counts: ViewerCounts
+    if settings.redis_url:
+        broker = RedisBroker(settings.redis_url, prefix=settings.redis_prefix)
+        viewer_counts = RedisViewerCounts(
+            settings.redis_url, prefix=f"{settings.redis_prefix}viewers:"
+        )
+    else:
+        broker, viewer_counts = InMemoryBroker(), LocalViewerCounts()
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     events = ParquetEventSink(
         settings.event_log_dir,
@@ -93,7 +104,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         broker=broker,
         events=events,
         hub=Hub(
-            broker=broker, sessionmaker=sessionmaker, clock=clock, settings=settings, events=events
+            broker=broker,
+            sessionmaker=sessionmaker,
+            clock=clock,
+            settings=settings,
+            events=events,
+            viewer_counts=viewer_counts,
         ),
         payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),
         secret=secret,
@@ -106,6 +122,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
 async def running(container: Container) -> AsyncIterator[Container]:
     """Start background parts of a container and close everything on exit."""
     await container.events.start()
+    await container.broker.start()
     try:
         yield container
     finally:

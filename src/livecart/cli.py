@@ -58,18 +58,34 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes; more than one needs LIVECART_REDIS_URL."),
+    ] = 1,
 ) -> None:
     """Serve the web app and API."""
     import uvicorn
 
+    settings = Settings()
+    if workers > 1 and not settings.redis_url:
+        # Sockets on different workers would not see each other's chat, pins or viewers.
+        console.print(
+            "[red]error:[/red] --workers above 1 needs LIVECART_REDIS_URL: without Redis "
+            "each worker's sockets only see the events of that worker"
+        )
+        raise typer.Exit(2)
+    if workers > 1 and reload:
+        console.print("[red]error:[/red] --reload runs a single worker")
+        raise typer.Exit(2)
     uvicorn.run(
         "livecart.app:create_app",
         factory=True,
         host=host,
         port=port,
         reload=reload,
+        workers=workers,
         log_level="info",
-        **server_options(Settings()),
+        **server_options(settings),
     )
 
 

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="SQLite file, event log, media.")
     database_url: str | None = Field(default=None, description="sqlite:///... or postgresql://...")
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None, description="Redis for pub/sub and viewer counts shared by workers."
+    )
+    # Every Redis key and channel starts with this (tests use one per test).
+    redis_prefix: str = "livecart:"
     secret_key: str | None = Field(
         default=None, description="Signs tokens and cookies; generated into data_dir if unset."
     )

@@ -1,4 +1,4 @@
-"""The broker fans room events out to every socket; in process now, Redis at scale."""
+"""The broker fans room events out to every socket: in process here, Redis in redis_broker."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class Subscription(Protocol):
 
 class Broker(Protocol):
     """Publish/subscribe by channel name (one channel per live session)."""
+
+    async def start(self) -> None: ...
 
     async def publish(self, channel: str, message: Message) -> None: ...
 
@@ -61,6 +63,9 @@ class InMemoryBroker:
         self._subscriber_queue = subscriber_queue
         self._channels: dict[str, set[_MemorySubscription]] = {}
         self.dropped = 0
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
 
     async def publish(self, channel: str, message: Message) -> None:
         """Deliver to every current subscriber of the channel without waiting on any."""

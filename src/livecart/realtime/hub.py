@@ -6,8 +6,9 @@ Each socket has a bounded queue drained by its own sender task; fan-out only eve
 client never delays the others. Likes, watch time and the viewer count are aggregated in
 memory and written and published once per tick.
 
-Counting is per process for now; with Redis each worker will publish its own count and the
-hub will sum them (the `viewers` method is the only place that answers the question).
+The viewer count is this process's sockets plus those of the other workers as reported by
+`viewer_counts` (none in one process; summed through Redis with several workers), refreshed
+once per tick; `viewers` is the only place that answers the question.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from livecart.live.errors import Banned
 from livecart.live.schemas import SessionOrigin
 from livecart.realtime.broker import Broker, Subscription, session_channel
 from livecart.realtime.schemas import Frame, error_frame, like_frame, viewers_frame
+from livecart.realtime.viewer_counts import LocalViewerCounts, ViewerCounts
 from livecart.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -123,8 +125,10 @@ class Hub:
         clock: Clock,
         settings: Settings,
         events: EventSink,
+        viewer_counts: ViewerCounts | None = None,
     ) -> None:
         self.broker = broker
+        self.viewer_counts = viewer_counts or LocalViewerCounts()
         self.clock = clock
         self.settings = settings
         self.events = events
@@ -142,9 +146,17 @@ class Hub:
     # ------------------------------------------------------------ sockets
 
     def viewers(self, session_id: int) -> int:
-        """Sockets watching the session in this process."""
+        """Sockets watching the session in every process (others as of the last tick)."""
         state = self._sessions.get(session_id)
-        return len(state.clients) if state else 0
+        local = len(state.clients) if state else 0
+        others = self.viewer_counts.others(session_id)
+        if self.viewer_counts.wants_refresh():
+            self._ensure_ticker()
+        return local + others
+
+    def _ensure_ticker(self) -> None:
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick_forever(), name="hub-tick")
 
     def new_client(self, *, origin: SessionOrigin, user_id: int | None, is_staff: bool) -> Client:
         """A client with its bounded queue, not yet receiving the session's frames."""
@@ -173,8 +185,7 @@ class Hub:
                 )
                 self._sessions[client.session_id] = state
             state.clients.add(client)
-            if self._ticker is None or self._ticker.done():
-                self._ticker = asyncio.create_task(self._tick_forever(), name="hub-tick")
+            self._ensure_ticker()
         self.behaviour(client, EventType.JOIN)
 
     def leave(self, client: Client) -> None:
@@ -275,6 +286,14 @@ class Hub:
     async def tick(self) -> None:
         """Heartbeats, then write and publish likes, watch time and viewer counts."""
         monotonic = time.monotonic()
+        try:
+            async with asyncio.timeout(max(1.0, 2 * self.settings.realtime_tick_seconds)):
+                await self.viewer_counts.refresh(
+                    {s.session_id: len(s.clients) for s in self._sessions.values()}
+                )
+        except Exception:
+            # Redis away: keep serving with the last totals known.
+            log.warning("refreshing the viewer counts failed", exc_info=True)
         for state in list(self._sessions.values()):
             for client in list(state.clients):
                 if monotonic >= client.next_beat:
@@ -290,7 +309,7 @@ class Hub:
         likes, state.pending_likes = state.pending_likes, 0
         watch = int(state.pending_watch)
         state.pending_watch -= watch
-        viewers = len(state.clients)
+        viewers = self.viewers(state.session_id)
         changed = viewers != state.published_viewers
         if not likes and not watch and not changed:
             return
@@ -313,8 +332,9 @@ class Hub:
         if likes:
             await self.broker.publish(channel, like_frame(likes, total))
         if changed and state.clients:
+            # Every worker knows the total, so each tells its own sockets (one frame, not N).
             state.published_viewers = viewers
-            await self.broker.publish(channel, viewers_frame(viewers))
+            self._fan_out(state, viewers_frame(viewers))
 
     async def _retire(self, state: _SessionState) -> None:
         async with self._lock:
@@ -343,3 +363,4 @@ class Hub:
             except Exception:
                 log.exception("final flush of session %s failed", state.session_id)
             await self._retire(state)
+        await self.viewer_counts.aclose()
