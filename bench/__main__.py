@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--processes", type=int, default=None, help="load-generator processes (default 2-4)"
     )
+    parser.add_argument(
+        "--compression",
+        choices=["deflate", "none"],
+        default="deflate",
+        help="what the viewers offer (browsers offer permessage-deflate)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="results file")
     args = parser.parse_args(argv)
     chosen = args.benchmarks or list(BENCHMARKS)
@@ -44,11 +50,16 @@ def main(argv: list[str] | None = None) -> None:
             "seconds": args.seconds,
             "rate": args.rate,
             "processes": args.processes,
+            "compression": args.compression,
         },
     }
     if "fanout" in chosen:
         results = fanout.run(
-            args.viewers, seconds=args.seconds, rate=args.rate, processes=args.processes
+            args.viewers,
+            seconds=args.seconds,
+            rate=args.rate,
+            processes=args.processes,
+            compression=args.compression,
         )
         rows = report.fanout_rows([r.as_dict() for r in results])
         report.print_fanout(rows, console)

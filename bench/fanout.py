@@ -59,7 +59,9 @@ class VariantResult:
     server_cpu_percent: float = 0.0
     client_cpu_seconds: float = 0.0
     connect_seconds: float = 0.0
+    compression: str = "deflate"
     extensions: str = ""
+    sender_echoed: int = 0
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -177,6 +179,7 @@ def drive(
     """Connect the viewers from separate processes, chat, and gather what they saw."""
     import asyncio
 
+    compression = None if result.compression == "none" else result.compression
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     share = [result.viewers // result.processes] * result.processes
@@ -187,7 +190,8 @@ def drive(
     started = time.monotonic()
     for count in share:
         parent, child = ctx.Pipe(duplex=False)
-        worker = ctx.Process(target=viewer_process, args=(viewer_url, count, child, stop))
+        args = (viewer_url, count, compression, child, stop)
+        worker = ctx.Process(target=viewer_process, args=args)
         worker.start()
         pipes.append(parent)
         workers.append(worker)
@@ -200,12 +204,19 @@ def drive(
             result.failed += failed
         result.connect_seconds = round(time.monotonic() - started, 2)
         time.sleep(1.5)  # let joins settle (viewer-count frames, behaviour events)
-        cpu_before = read_cpu(server_pid)
+        cpu_before, wall_before = read_cpu(server_pid), time.monotonic()
         sender: SenderReport = asyncio.run(
-            send_chat(sender_url, rate=result.rate, seconds=result.seconds)
+            send_chat(
+                sender_url,
+                rate=result.rate,
+                seconds=result.seconds,
+                compression=compression,
+                settle=DRAIN_SECONDS,
+            )
         )
         time.sleep(DRAIN_SECONDS)
         cpu_used = read_cpu(server_pid) - cpu_before
+        window = time.monotonic() - wall_before
         stop.set()
         latencies = array("d")
         for pipe in pipes:
@@ -223,9 +234,9 @@ def drive(
             worker.join(30)
             if worker.is_alive():
                 worker.kill()
-    window = result.seconds + DRAIN_SECONDS
     result.sent = sender.sent
     result.sender_errors = sender.error_codes
+    result.sender_echoed = sender.echoed
     result.expected = result.connected * (sender.sent - sender.errors)
     result.deliveries_per_second = round(per_second(result.received, result.seconds), 1)
     values = latencies.tolist()
@@ -238,9 +249,11 @@ def drive(
     return result
 
 
-def run_livecart(viewers: int, *, seconds: float, rate: float, processes: int) -> VariantResult:
+def run_livecart(
+    viewers: int, *, seconds: float, rate: float, processes: int, compression: str
+) -> VariantResult:
     """The livecart variant at one viewer count."""
-    result = VariantResult("livecart", viewers, processes, seconds, rate)
+    result = VariantResult("livecart", viewers, processes, seconds, rate, compression=compression)
     with tempfile.TemporaryDirectory(prefix="livecart-bench-") as tmp:
         env = livecart_env(Path(tmp), rate)
         setup_livecart(env)
@@ -252,9 +265,11 @@ def run_livecart(viewers: int, *, seconds: float, rate: float, processes: int) -
             )
 
 
-def run_ceiling(viewers: int, *, seconds: float, rate: float, processes: int) -> VariantResult:
+def run_ceiling(
+    viewers: int, *, seconds: float, rate: float, processes: int, compression: str
+) -> VariantResult:
     """The broadcast() ceiling at one viewer count."""
-    result = VariantResult("ceiling", viewers, processes, seconds, rate)
+    result = VariantResult("ceiling", viewers, processes, seconds, rate, compression=compression)
     with server("ceiling", dict(os.environ)) as (port, process):
         url = f"ws://127.0.0.1:{port}/"
         return drive(result, viewer_url=url, sender_url=url, server_pid=process.pid)
@@ -266,7 +281,12 @@ def processes_for(viewers: int) -> int:
 
 
 def run(
-    viewer_counts: list[int], *, seconds: float, rate: float, processes: int | None
+    viewer_counts: list[int],
+    *,
+    seconds: float,
+    rate: float,
+    processes: int | None,
+    compression: str = "deflate",
 ) -> list[VariantResult]:
     """Both variants at every viewer count, livecart first."""
     raise_fd_limit()
@@ -275,10 +295,17 @@ def run(
         k = processes or processes_for(viewers)
         for runner in (run_livecart, run_ceiling):
             try:
-                results.append(runner(viewers, seconds=seconds, rate=rate, processes=k))
+                results.append(
+                    runner(
+                        viewers, seconds=seconds, rate=rate, processes=k, compression=compression
+                    )
+                )
             except Exception as exc:
                 name = "livecart" if runner is run_livecart else "ceiling"
-                failed = VariantResult(name, viewers, k, seconds, rate, note=f"failed: {exc!r}")
+                note = f"failed: {exc!r}"
+                failed = VariantResult(
+                    name, viewers, k, seconds, rate, compression=compression, note=note
+                )
                 results.append(failed)
             print(json.dumps(results[-1].as_dict()), file=sys.stderr)
     return results

@@ -60,7 +60,9 @@ async def _watch(
         report.dropped += 1
 
 
-async def _viewers(url: str, count: int, pipe: Connection, stop: Event) -> None:
+async def _viewers(
+    url: str, count: int, compression: str | None, pipe: Connection, stop: Event
+) -> None:
     report = ViewerReport()
     stopping = asyncio.Event()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -70,7 +72,13 @@ async def _viewers(url: str, count: int, pipe: Connection, stop: Event) -> None:
         async with gate:
             try:
                 websocket = await asyncio.wait_for(
-                    connect(url, max_size=2**20, open_timeout=CONNECT_TIMEOUT), CONNECT_TIMEOUT
+                    connect(
+                        url,
+                        max_size=2**20,
+                        open_timeout=CONNECT_TIMEOUT,
+                        compression=compression,
+                    ),
+                    CONNECT_TIMEOUT,
                 )
             except (OSError, TimeoutError, ConnectionClosed, Exception):
                 report.failed += 1
@@ -108,10 +116,12 @@ async def _viewers(url: str, count: int, pipe: Connection, stop: Event) -> None:
     )
 
 
-def viewer_process(url: str, count: int, pipe: Connection, stop: Event) -> None:
+def viewer_process(
+    url: str, count: int, compression: str | None, pipe: Connection, stop: Event
+) -> None:
     """Entry point of a viewer process: connect `count` sockets, record chat frames until stop."""
     raise_fd_limit()
-    asyncio.run(_viewers(url, count, pipe, stop))
+    asyncio.run(_viewers(url, count, compression, pipe, stop))
 
 
 @dataclass
@@ -121,22 +131,40 @@ class SenderReport:
     sent: int = 0
     errors: int = 0
     seconds: float = 0.0
+    echoed: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
 
 
-async def send_chat(url: str, *, rate: float, seconds: float) -> SenderReport:
-    """Send `rate` chat frames per second for `seconds`, each with its send time in the text."""
+async def send_chat(
+    url: str, *, rate: float, seconds: float, compression: str | None, settle: float
+) -> SenderReport:
+    """Send `rate` chat frames per second for `seconds`, each with its send time in the text.
+
+    The socket stays open until the sender has its own messages back (or `settle` seconds have
+    passed): closing early would cut off messages the server has not read yet.
+    """
     report = SenderReport()
     total = round(rate * seconds)
-    async with connect(url, max_size=2**20) as websocket:
+    echoed = 0
+    done = asyncio.Event()
+    async with connect(url, max_size=2**20, compression=compression) as websocket:
 
         async def drain() -> None:
+            nonlocal echoed
             with contextlib.suppress(ConnectionClosed):
                 async for raw in websocket:
-                    if isinstance(raw, str) and raw.startswith('{"type":"error"'):
+                    if not isinstance(raw, str):
+                        continue
+                    if raw.startswith('{"type":"error"'):
                         report.errors += 1
                         code = json.loads(raw).get("error", {}).get("code", "?")
                         report.error_codes[code] = report.error_codes.get(code, 0) + 1
+                    elif parse_marker(raw, MARKER) is not None:
+                        echoed += 1
+                    else:
+                        continue
+                    if echoed + report.errors >= total:
+                        done.set()
 
         reader = asyncio.create_task(drain())
         start = time.monotonic()
@@ -148,8 +176,9 @@ async def send_chat(url: str, *, rate: float, seconds: float) -> SenderReport:
             await websocket.send(json.dumps({"type": "chat", "text": text}))
             report.sent += 1
         report.seconds = time.monotonic() - start
-        # Let error frames about the last messages arrive before closing.
-        await asyncio.sleep(0.5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), settle)
+        report.echoed = echoed
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
