@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from bench.load import SenderReport, raise_fd_limit, send_chat, viewer_process
-from bench.stats import cpu_seconds, per_second, percentile
+from bench.stats import backlog_trend, cpu_seconds, per_second, percentile
 
 READY_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 150.0
@@ -55,6 +55,8 @@ class VariantResult:
     p50_ms: float | None = None
     p99_ms: float | None = None
     max_ms: float | None = None
+    p50_first_ms: float | None = None  # messages in the first 20% of the run
+    p50_last_ms: float | None = None  # and in the last 20%: rising means a growing backlog
     server_cpu_seconds: float = 0.0
     server_cpu_percent: float = 0.0
     client_cpu_seconds: float = 0.0
@@ -219,6 +221,7 @@ def drive(
         window = time.monotonic() - wall_before
         stop.set()
         latencies = array("d")
+        sequences = array("l")
         for pipe in pipes:
             if not pipe.poll(60):
                 raise TimeoutError("a viewer process did not report")
@@ -228,6 +231,7 @@ def drive(
             result.client_cpu_seconds += report["cpu_seconds"]
             result.extensions = report["extensions"] or result.extensions
             latencies.frombytes(report["latencies_ms"])
+            sequences.frombytes(report["sequences"])
     finally:
         stop.set()
         for worker in workers:
@@ -243,6 +247,9 @@ def drive(
     for name, pct in (("p50_ms", 50.0), ("p99_ms", 99.0), ("max_ms", 100.0)):
         value = percentile(values, pct)
         setattr(result, name, None if value is None else round(value, 1))
+    first, last = backlog_trend(sequences.tolist(), values, sender.sent)
+    result.p50_first_ms = None if first is None else round(first, 1)
+    result.p50_last_ms = None if last is None else round(last, 1)
     result.server_cpu_seconds = round(cpu_used, 2)
     result.server_cpu_percent = round(100 * cpu_used / window, 1)
     result.client_cpu_seconds = round(result.client_cpu_seconds, 2)

@@ -38,6 +38,7 @@ class ViewerReport:
     dropped: int = 0
     received: int = 0
     latencies_ms: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
+    sequences: array = field(default_factory=lambda: array("l"))  # type: ignore[type-arg]
     cpu_seconds: float = 0.0
     extensions: str = ""
 
@@ -45,7 +46,7 @@ class ViewerReport:
 async def _watch(
     websocket: ClientConnection, report: ViewerReport, stopping: asyncio.Event
 ) -> None:
-    latencies = report.latencies_ms
+    latencies, sequences = report.latencies_ms, report.sequences
     try:
         async for raw in websocket:
             if not isinstance(raw, str):
@@ -54,6 +55,7 @@ async def _watch(
             if parsed is None:
                 continue
             latencies.append((time.monotonic_ns() - parsed[1]) / 1e6)
+            sequences.append(parsed[0])
     except ConnectionClosed:
         pass
     if not stopping.is_set():
@@ -109,6 +111,7 @@ async def _viewers(
                 "dropped": report.dropped,
                 "received": report.received,
                 "latencies_ms": report.latencies_ms.tobytes(),
+                "sequences": report.sequences.tobytes(),
                 "cpu_seconds": report.cpu_seconds,
                 "extensions": report.extensions,
             },

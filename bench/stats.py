@@ -55,3 +55,17 @@ def cpu_seconds(stat_line: str, ticks: int = CLOCK_TICKS) -> float:
     fields = stat_line[stat_line.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / ticks
+
+
+def backlog_trend(
+    sequences: Sequence[int], latencies: Sequence[float], total: int, share: float = 0.2
+) -> tuple[float | None, float | None]:
+    """Median latency of the first and of the last `share` of the messages sent.
+
+    Flat means a fixed cost per message; rising means the server takes messages in more slowly
+    than they are sent, and a backlog grows for the whole run.
+    """
+    edge = max(1, round(total * share))
+    first = [lat for seq, lat in zip(sequences, latencies, strict=True) if seq < edge]
+    last = [lat for seq, lat in zip(sequences, latencies, strict=True) if seq >= total - edge]
+    return percentile(first, 50), percentile(last, 50)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from bench.report import fanout_rows
-from bench.stats import cpu_seconds, marker_text, parse_marker, per_second, percentile
+from bench.stats import (
+    backlog_trend,
+    cpu_seconds,
+    marker_text,
+    parse_marker,
+    per_second,
+    percentile,
+)
 
 
 def test_percentile_nearest_rank() -> None:
@@ -59,3 +66,10 @@ def test_fanout_rows_ratio_to_the_ceiling_and_the_target() -> None:
     assert missed[0]["target"] == "missed"
     assert per_second(300, 10.0) == 30.0
     assert per_second(5, 0.0) == 0.0
+
+
+def test_backlog_trend_first_and_last_fifth() -> None:
+    sequences = [s for s in range(10) for _ in range(3)]  # 10 messages, 3 viewers each
+    latencies = [10.0 * (s + 1) for s in sequences]
+    assert backlog_trend(sequences, latencies, total=10) == (10.0, 90.0)
+    assert backlog_trend([], [], total=10) == (None, None)
