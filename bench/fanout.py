@@ -31,6 +31,10 @@ from bench.stats import backlog_trend, cpu_seconds, per_second, percentile
 READY_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 150.0
 DRAIN_SECONDS = 3.0
+# How long the sender waits for its own messages after the last one. A server that fell behind
+# still has them unread on the sender's socket: closing early (or aborting after a close timeout)
+# throws them away, which would hide the backlog rather than measure it.
+SETTLE_SECONDS = 10.0
 PASSWORD = "bench-password-1"
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -213,7 +217,7 @@ def drive(
                 rate=result.rate,
                 seconds=result.seconds,
                 compression=compression,
-                settle=DRAIN_SECONDS,
+                settle=SETTLE_SECONDS,
             )
         )
         time.sleep(DRAIN_SECONDS)

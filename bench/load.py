@@ -150,7 +150,8 @@ async def send_chat(
     total = round(rate * seconds)
     echoed = 0
     done = asyncio.Event()
-    async with connect(url, max_size=2**20, compression=compression) as websocket:
+    # close_timeout: a backlogged server answering the close late must not stretch the window.
+    async with connect(url, max_size=2**20, compression=compression, close_timeout=1) as websocket:
 
         async def drain() -> None:
             nonlocal echoed
