@@ -563,6 +563,11 @@ async def checkout(
         )
     ).all()
     if not rows:
+        # A concurrent checkout with this key may have committed (and emptied the cart) since
+        # the first look: its orders and the empty cart commit together, so look again.
+        made = await _orders_with_prefix(session, actor, prefix)
+        if made:
+            return made
         raise CartEmpty("the cart is empty")
     lines = sorted((r.sku_id, r.quantity) for r in rows)
     checked = _check_snapshots(await catalog.sku_snapshots(session, [s for s, _ in lines]), lines)
