@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
@@ -26,7 +26,11 @@ from livecart.commerce.schemas import (
     OrderStatus,
     WebhookOut,
 )
+from livecart.core.db import UnitOfWork
 from livecart.core.http import ContainerDep, UoW
+
+if TYPE_CHECKING:
+    from livecart.bootstrap import Container
 
 router = APIRouter(tags=["commerce"])
 
@@ -141,6 +145,20 @@ async def pay_order(
     return out
 
 
+async def _change_state(
+    change: service.OrderStateChange,
+    order_id: int,
+    actor: Identity,
+    uow: UnitOfWork,
+    container: Container,
+) -> OrderOut:
+    """Apply one order state change in the request's unit of work and answer the order."""
+    order = await change(uow.session, clock=container.clock, actor=actor, order_id=order_id)
+    out = service.order_out(order)
+    await uow.commit()
+    return out
+
+
 @router.post(
     "/orders/{order_id}/ship",
     response_model=OrderOut,
@@ -149,12 +167,7 @@ async def pay_order(
 async def ship_order(
     order_id: DbId, actor: Merchant, uow: UoW, container: ContainerDep
 ) -> OrderOut:
-    order = await service.ship_order(
-        uow.session, clock=container.clock, actor=actor, order_id=order_id
-    )
-    out = service.order_out(order)
-    await uow.commit()
-    return out
+    return await _change_state(service.ship_order, order_id, actor, uow, container)
 
 
 @router.post(
@@ -165,12 +178,7 @@ async def ship_order(
 async def deliver_order(
     order_id: DbId, actor: MerchantOrOperator, uow: UoW, container: ContainerDep
 ) -> OrderOut:
-    order = await service.deliver_order(
-        uow.session, clock=container.clock, actor=actor, order_id=order_id
-    )
-    out = service.order_out(order)
-    await uow.commit()
-    return out
+    return await _change_state(service.deliver_order, order_id, actor, uow, container)
 
 
 @router.post(
@@ -181,12 +189,7 @@ async def deliver_order(
 async def complete_order(
     order_id: DbId, actor: CurrentUser, uow: UoW, container: ContainerDep
 ) -> OrderOut:
-    order = await service.complete_order(
-        uow.session, clock=container.clock, actor=actor, order_id=order_id
-    )
-    out = service.order_out(order)
-    await uow.commit()
-    return out
+    return await _change_state(service.complete_order, order_id, actor, uow, container)
 
 
 @router.post(
@@ -197,12 +200,7 @@ async def complete_order(
 async def cancel_order(
     order_id: DbId, actor: CurrentUser, uow: UoW, container: ContainerDep
 ) -> OrderOut:
-    order = await service.cancel_order(
-        uow.session, clock=container.clock, actor=actor, order_id=order_id
-    )
-    out = service.order_out(order)
-    await uow.commit()
-    return out
+    return await _change_state(service.cancel_order, order_id, actor, uow, container)
 
 
 @router.get(

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -623,6 +623,9 @@ async def _orders_with_prefix(session: AsyncSession, actor: Identity, prefix: st
 
 
 # ---------------------------------------------------------------- state changes
+
+# ship_order, deliver_order, complete_order and cancel_order share this call shape.
+OrderStateChange = Callable[..., Awaitable[Order]]
 
 
 async def _release(session: AsyncSession, order_ids: Sequence[int]) -> None:
