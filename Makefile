@@ -45,7 +45,7 @@ importlint:
 pytest:
 	$(UV) run pytest
 
-## bench: fan-out benchmark against its broadcast() ceiling (docs/benchmarks.md); not part of test
+## bench: flash-sale burst (vs FOR UPDATE and a no-op) and fan-out (vs broadcast()) benchmarks (docs/benchmarks.md); not part of test
 bench: install
 	$(UV) run python -m bench
 

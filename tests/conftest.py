@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from livecart.app import create_app
 from livecart.bootstrap import Container
+from livecart.cli import server_options
 from livecart.core.clock import Clock, FrozenClock, SystemClock
 from livecart.core.db import build_engine
 from livecart.settings import Settings, normalise_database_url
@@ -194,7 +195,11 @@ class LiveServer:
         )
         self.app = create_app(self.settings, clock=clock or SystemClock())
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            **server_options(self.settings),  # as `livecart serve` runs
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from livecart.accounts.api import router as accounts_router
+from livecart.benchmark.api import router as benchmark_router
 from livecart.bootstrap import Container, build_container, running
 from livecart.catalog.api import router as catalog_router
 from livecart.commerce import service as commerce_service
@@ -20,7 +21,11 @@ from livecart.core.clock import Clock
 from livecart.core.http import install_error_handlers
 from livecart.core.logs import install_token_redaction
 from livecart.events.api import router as events_router
+from livecart.flashsale import service as flash_service
+from livecart.flashsale.api import router as flashsale_router
 from livecart.live.api import router as live_router
+from livecart.metrics import registry_for
+from livecart.metrics import router as metrics_router
 from livecart.realtime.gateway import router as realtime_router
 from livecart.settings import Settings
 from livecart.web.pages import router as pages_router
@@ -39,11 +44,24 @@ Authenticate with `POST /api/v1/auth/token` (OAuth2 password flow) and send
 
 def start_jobs(container: Container) -> None:
     """Periodic background jobs of every domain; each run is its own unit of work."""
+    settings = container.settings
     container.every(
-        container.settings.order_sweep_seconds,
+        settings.order_sweep_seconds,
         partial(commerce_service.run_expiry_sweep, container.uow, clock=container.clock),
         "order-expiry-sweep",
     )
+    flash = container.flash
+    container.every(
+        settings.flash_sweep_seconds, partial(flash_service.run_sweep, flash), "flash-sale-sweep"
+    )
+    container.every(
+        settings.flash_reconcile_seconds,
+        partial(flash_service.run_reconcile, flash),
+        "flash-sale-reconcile",
+    )
+    container.every(5.0, flash.store.heartbeat, "flash-worker-heartbeat")
+    # Reconcile once at start: a store that lost its sales (Redis restarted) is rebuilt now.
+    container.once(partial(flash_service.run_reconcile, flash), "flash-start-check")
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -55,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         install_token_redaction()
         container = build_container(settings, clock=clock)
         app.state.container = container
+        app.state.metrics = registry_for(container)
         async with running(container):
             start_jobs(container)
             yield
@@ -69,9 +88,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (accounts_router, catalog_router, live_router, commerce_router, events_router):
+    for router in (
+        accounts_router,
+        catalog_router,
+        live_router,
+        commerce_router,
+        flashsale_router,
+        events_router,
+    ):
         app.include_router(router, prefix="/api/v1")
+    if settings.bench_routes:
+        app.include_router(benchmark_router, prefix="/api/v1")
     app.include_router(realtime_router)
+    app.include_router(metrics_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from livecart.accounts.schemas import IdentityCache
 from livecart.commerce.payments import PaymentProvider, SandboxPaymentProvider
 from livecart.core.clock import Clock, SystemClock
 from livecart.core.db import UnitOfWork, build_engine
-from livecart.core.ratelimit import FailureCounter, KeyedBuckets
+from livecart.core.ratelimit import FailureCounter, KeyedBuckets, RedisBuckets
+from livecart.core.security import TokenCache
 from livecart.events.sink import EventSink, ParquetEventSink
+from livecart.flashsale.service import Buckets, BuyLimits, FlashRuntime, LocalBuckets
+from livecart.flashsale.stock import MemoryStockStore, RedisStockStore, StockStore
 from livecart.realtime.broker import Broker, InMemoryBroker
 from livecart.realtime.hub import Hub
 from livecart.realtime.redis_broker import RedisBroker
@@ -52,8 +56,11 @@ class Container:
     payments: PaymentProvider
     secret: str
     login_failures: FailureCounter
+    tokens: TokenCache
+    identities: IdentityCache
     event_limits: KeyedBuckets
     hub: Hub
+    flash: FlashRuntime = field(init=False)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -72,6 +79,17 @@ class Container:
                     log.exception("periodic job %s failed", name)
 
         self.background.append(asyncio.create_task(loop(), name=name))
+
+    def once(self, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run a job once in the background (a start-up check), logged on error."""
+
+        async def run() -> None:
+            try:
+                await job()
+            except Exception:
+                log.exception("start-up job %s failed", name)
+
+        self.background.append(asyncio.create_task(run(), name=name))
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
@@ -96,7 +114,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         batch_size=settings.events_batch_size,
         flush_seconds=settings.events_flush_seconds,
     )
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
@@ -114,7 +132,56 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),
         secret=secret,
         login_failures=FailureCounter(settings.login_max_failures, settings.login_window_seconds),
+        tokens=TokenCache(),
+        identities=IdentityCache(settings.identity_cache_seconds),
         event_limits=KeyedBuckets(settings.events_client_burst, settings.events_client_per_seconds),
+    )
+    container.flash = build_flash(container)
+    return container
+
+
+def build_flash(container: Container) -> FlashRuntime:
+    """Flash sales' stock store (memory, or Redis shared by workers), writer and limits."""
+    settings = container.settings
+    store: StockStore
+    user_limits: Buckets
+    ip_limits: Buckets
+    if settings.flash_stock_store == "redis":
+        if not settings.redis_url:
+            raise ValueError("LIVECART_FLASH_STOCK_STORE=redis needs LIVECART_REDIS_URL")
+        redis_store = store = RedisStockStore(settings.redis_url, settings.redis_prefix)
+        limits_prefix = f"{settings.redis_prefix}flash-limits:"
+        user_limits = RedisBuckets(
+            redis_store.client,
+            limits_prefix,
+            settings.flash_user_burst,
+            settings.flash_user_per_seconds,
+        )
+        ip_limits = RedisBuckets(
+            redis_store.client,
+            limits_prefix,
+            settings.flash_ip_burst,
+            settings.flash_ip_per_seconds,
+        )
+    else:
+        store = MemoryStockStore()
+        user_limits = LocalBuckets(
+            KeyedBuckets(settings.flash_user_burst, settings.flash_user_per_seconds)
+        )
+        ip_limits = LocalBuckets(
+            KeyedBuckets(settings.flash_ip_burst, settings.flash_ip_per_seconds)
+        )
+    return FlashRuntime(
+        store=store,
+        store_kind=settings.flash_stock_store,
+        open_uow=container.uow,
+        clock=container.clock,
+        broker=container.broker,
+        sink=container,
+        limits=BuyLimits(user=user_limits, ip=ip_limits),
+        reservation_minutes=settings.flash_reservation_minutes,
+        push_seconds=settings.flash_stock_push_seconds,
+        batch_max=settings.flash_batch_max,
     )
 
 
@@ -123,9 +190,11 @@ async def running(container: Container) -> AsyncIterator[Container]:
     """Start background parts of a container and close everything on exit."""
     await container.events.start()
     await container.broker.start()
+    await container.flash.start()
     try:
         yield container
     finally:
+        await container.flash.close()
         for task in container.background:
             task.cancel()
         for task in container.background:

@@ -49,6 +49,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # Frames a little over our own limit get a friendly error frame; far bigger ones are
         # cut by the server (close 1009) before they are buffered whole.
         "ws_max_size": 4 * settings.ws_max_frame_bytes,
+        "ws_per_message_deflate": settings.ws_compression,
         "proxy_headers": False,
     }
 

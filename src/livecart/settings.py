@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     access_token_minutes: int = 60 * 12
     session_cookie_name: str = "livecart_session"
     cookie_secure: bool = True
+    # How long a worker keeps an identity it loaded (roles, brands): a burst of requests by the
+    # same people loads each one once. Role changes made elsewhere show within this time.
+    identity_cache_seconds: float = 2.0
     login_max_failures: int = 5
     login_window_seconds: int = 300
     # Chat rules.
@@ -57,10 +61,33 @@ class Settings(BaseSettings):
     realtime_tick_seconds: float = 1.0
     heartbeat_seconds: float = 30.0
     chat_recent_messages: int = 30
+    # Fan-out batches: a session's frames are gathered this long (or up to this many) and sent
+    # to each socket as one message; 0 sends each frame at once.
+    ws_batch_seconds: float = 0.05
+    ws_batch_max_frames: int = 100
+    # permessage-deflate on sockets. Off by default, as Socket.IO does since 3.0: compressing
+    # every batch for every socket was a quarter of fan-out CPU, for small chat frames.
+    ws_compression: bool = False
     # Orders and payments.
     order_payment_minutes: int = 15
     order_sweep_seconds: float = 30.0
     payment_webhook_secret: str | None = None
+    # Flash sales: where stock is counted (memory: one process; redis: shared by workers),
+    # how long an unpaid flash order holds its units, the group-commit batch, the jobs, the
+    # buying rate limits (a burst per user and per IP, refilled over the window) and how often
+    # remaining stock is pushed to the room.
+    flash_stock_store: Literal["memory", "redis"] = "memory"
+    flash_reservation_minutes: float = 10.0
+    flash_batch_max: int = 500
+    flash_sweep_seconds: float = 15.0
+    flash_reconcile_seconds: float = 30.0
+    flash_user_burst: int = 5
+    flash_user_per_seconds: float = 10.0
+    flash_ip_burst: int = 300
+    flash_ip_per_seconds: float = 10.0
+    flash_stock_push_seconds: float = 0.2
+    # Benchmark-only routes (/api/v1/bench/...): never on in production.
+    bench_routes: bool = False
     # Behaviour events.
     events_batch_size: int = 500
     events_flush_seconds: float = 2.0

@@ -8,9 +8,16 @@ from livecart.accounts import models as accounts_models
 from livecart.catalog import models as catalog_models
 from livecart.commerce import models as commerce_models
 from livecart.core.db import Base
+from livecart.flashsale import models as flashsale_models
 from livecart.live import models as live_models
 
-DOMAIN_MODELS = (accounts_models, catalog_models, live_models, commerce_models)
+DOMAIN_MODELS = (
+    accounts_models,
+    catalog_models,
+    live_models,
+    commerce_models,
+    flashsale_models,
+)
 
 
 def metadata() -> MetaData:

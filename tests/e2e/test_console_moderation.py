@@ -60,7 +60,7 @@ def test_anchor_deletes_a_message_and_mutes_a_viewer(
     say(alice, "this tea is overpriced!!!")
     line = console_line(console, "this tea is overpriced")
     line.get_by_role("button", name="Mute 10m").click()
-    expect(console.locator(".flash-slot")).to_have_text("Done: mute.")
+    expect(console.locator("[data-testid=console-message]")).to_have_text("Done: mute.")
     expect(alice_chat.locator("li.system")).to_contain_text(["You were muted for 600 s."])
     expect(alice.locator("#chat-input")).to_be_disabled()
     expect(alice.locator("#chat-input")).to_have_attribute("placeholder", "You are muted for now")
@@ -96,7 +96,7 @@ def test_anchor_sets_slow_mode_then_bans_a_viewer(
     alice_chat, bob_chat = alice.locator("[data-testid=chat]"), bob.locator("[data-testid=chat]")
 
     console.select_option("#slow-mode", "30")
-    expect(console.locator(".flash-slot")).to_have_text("Done: slow mode.")
+    expect(console.locator("[data-testid=console-message]")).to_have_text("Done: slow mode.")
     for chat in (alice_chat, bob_chat):
         expect(chat.locator("li.system")).to_contain_text(["Slow mode: one message every 30 s."])
 
@@ -113,7 +113,7 @@ def test_anchor_sets_slow_mode_then_bans_a_viewer(
     # The anchor bans Bob from the console.
     line = console_line(console, "first question")
     line.get_by_role("button", name="Ban").click()
-    expect(console.locator(".flash-slot")).to_have_text("Done: ban.")
+    expect(console.locator("[data-testid=console-message]")).to_have_text("Done: ban.")
     expect(bob_chat.locator("li.system")).to_contain_text(["banned"])
     expect(bob.locator("#chat-input")).to_be_disabled()
     expect(bob.locator("#chat-input")).to_have_attribute(

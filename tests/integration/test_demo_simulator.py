@@ -48,7 +48,13 @@ async def test_simulated_viewers_chat_like_and_buy_in_the_live_session(
         async def stop_when_everything_happened() -> None:
             while not simulator.stopping.is_set():
                 s = simulator.stats
-                if s.chats >= 3 and s.likes >= 3 and s.payments >= 1 and s.pins >= 1:
+                if (
+                    s.chats >= 3
+                    and s.likes >= 3
+                    and s.payments >= 1
+                    and s.pins >= 1
+                    and s.flash_orders >= 1
+                ):
                     simulator.stop()
                 await asyncio.sleep(0.05)
 
@@ -60,6 +66,7 @@ async def test_simulated_viewers_chat_like_and_buy_in_the_live_session(
         assert stats.joins >= 1
         assert stats.payments >= 1, stats
         assert stats.pins >= 1, stats
+        assert stats.flash_sales >= 1 and stats.flash_orders >= 1, stats
 
         after = (await client.get(f"{API}/sessions/{session_id}/messages")).json()
         seeded_ids = {m["id"] for m in before}

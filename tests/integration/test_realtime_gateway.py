@@ -1,4 +1,8 @@
-"""The session WebSocket over real sockets: chat rules, moderation, frames, slow clients."""
+"""The session WebSocket over real sockets: chat rules, moderation, frames, batches, slow clients.
+
+Sockets ask for batches (`batch=1`, as the browser does) unless a test says otherwise: every
+message is then a JSON array of frames, which `recv_frame` hands out one frame at a time.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import asyncio
 import contextlib
 import json
 import socket
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,24 +61,47 @@ class World:
     async def headers(self, user_id: int) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(user_id)}"}
 
-    def ws_url(self, token: str | None = None, session_id: int | None = None) -> str:
+    def ws_url(
+        self, token: str | None = None, session_id: int | None = None, *, batch: bool = True
+    ) -> str:
         url = f"ws://127.0.0.1:{self.server.port}/ws/sessions/{session_id or self.session_id}"
-        return f"{url}?token={token}" if token else url
+        query = [*(["batch=1"] if batch else []), *([f"token={token}"] if token else [])]
+        return f"{url}?{'&'.join(query)}" if query else url
 
-    async def socket(self, user_id: int | None, **options: Any) -> ClientConnection:
+    async def socket(
+        self, user_id: int | None, *, batch: bool = True, **options: Any
+    ) -> ClientConnection:
         """A connected socket whose hello has been read."""
         token = await self.token(user_id) if user_id else None
-        ws = await connect(self.ws_url(token), origin=self.server.url, **options)  # type: ignore[arg-type]
+        url = self.ws_url(token, batch=batch)
+        ws = await connect(url, origin=self.server.url, **options)  # type: ignore[arg-type]
         hello = await next_frame(ws, "hello")
         assert hello["session_id"] == self.session_id
         return ws
+
+
+_unread: weakref.WeakKeyDictionary[ClientConnection, deque[Frame]] = weakref.WeakKeyDictionary()
+
+
+def frames_of(message: str | bytes) -> list[Frame]:
+    """The frames of one server message: a batch (JSON array) or a single frame."""
+    decoded = json.loads(message)
+    return decoded if isinstance(decoded, list) else [decoded]
+
+
+async def recv_frame(ws: ClientConnection) -> Frame:
+    """The socket's next frame, whether it came alone or in a batch."""
+    unread = _unread.setdefault(ws, deque())
+    while not unread:
+        unread.extend(frames_of(await ws.recv()))
+    return unread.popleft()
 
 
 async def next_frame(ws: ClientConnection, kind: str, timeout: float = 10) -> Frame:
     """The next frame of the given type, skipping others."""
     async with asyncio.timeout(timeout):
         while True:
-            frame: Frame = json.loads(await ws.recv())
+            frame = await recv_frame(ws)
             if frame["type"] == kind:
                 return frame
 
@@ -82,7 +111,7 @@ async def frames_until(ws: ClientConnection, stop: str, timeout: float = 10) -> 
     seen: list[Frame] = []
     async with asyncio.timeout(timeout):
         while True:
-            frame: Frame = json.loads(await ws.recv())
+            frame = await recv_frame(ws)
             seen.append(frame)
             if frame["type"] == "chat" and frame["text"] == stop:
                 return seen
@@ -267,13 +296,13 @@ async def test_mute_and_ban_through_rest_hold_on_open_sockets(
     with pytest.raises(ConnectionClosed):
         async with asyncio.timeout(10):
             while True:
-                await alice.recv()
+                await recv_frame(alice)
     assert alice.close_code == 4403
     token = await world.token(world.alice_id)
     again = await connect(world.ws_url(token), origin=world.server.url)
-    assert json.loads(await again.recv())["error"]["code"] == "banned"
+    assert (await recv_frame(again))["error"]["code"] == "banned"
     with pytest.raises(ConnectionClosed):
-        await again.recv()
+        await recv_frame(again)
     assert again.close_code == 4403
 
     await carol.send(json.dumps({"type": "chat", "text": "marker two"}))
@@ -287,14 +316,18 @@ async def test_origin_is_checked_and_bad_tokens_refused(world: World) -> None:
         await connect(world.ws_url(), origin="http://evil.example")  # type: ignore[arg-type]
     assert refused.value.response.status_code == 403
     no_origin = await connect(world.ws_url())
-    assert json.loads(await no_origin.recv())["type"] == "hello"
+    assert (await recv_frame(no_origin))["type"] == "hello"
     await no_origin.close()
     bad = await connect(world.ws_url("not-a-token"), origin=world.server.url)  # type: ignore[arg-type]
-    assert json.loads(await bad.recv())["error"]["code"] == "invalid_token"
+    refusal = json.loads(await bad.recv())
+    assert isinstance(refusal, list) and len(refusal) == 1
+    assert refusal[0]["error"]["code"] == "invalid_token"
     with pytest.raises(ConnectionClosed):
         await bad.recv()
     assert bad.close_code == 4401
-    missing = await connect(world.ws_url(session_id=99999), origin=world.server.url)  # type: ignore[arg-type]
+    # Without batch=1 a refusal is one frame object, as before batches existed.
+    url = world.ws_url(session_id=99999, batch=False)
+    missing = await connect(url, origin=world.server.url)  # type: ignore[arg-type]
     assert json.loads(await missing.recv())["error"]["code"] == "session_not_found"
 
 
@@ -367,16 +400,16 @@ async def test_a_slow_client_is_dropped_and_the_others_get_everything(settings: 
             slow = await connect(
                 world.ws_url(), origin=server.url, sock=raw, max_queue=1, compression=None
             )  # type: ignore[arg-type]
-            bob = await world.socket(world.bob_id)
+            bob = await world.socket(world.bob_id, batch=False)  # one frame per message
             alice = await world.socket(world.alice_id)
             received: list[str] = []
 
             async def read_all(ws: ClientConnection, into: list[str] | None) -> None:
                 with contextlib.suppress(ConnectionClosed):
                     async for message in ws:
-                        frame = json.loads(message)
-                        if into is not None and frame["type"] == "chat":
-                            into.append(frame["text"])
+                        for frame in frames_of(message):
+                            if into is not None and frame["type"] == "chat":
+                                into.append(frame["text"])
 
             readers = [
                 asyncio.create_task(read_all(bob, received)),
@@ -408,7 +441,7 @@ async def test_a_slow_client_is_dropped_and_the_others_get_everything(settings: 
             with pytest.raises(ConnectionClosed):
                 async with asyncio.timeout(30):
                     while True:
-                        await slow.recv()
+                        await recv_frame(slow)
             assert slow.close_code == 1013
             await bob.close()
             await alice.close()
@@ -497,3 +530,47 @@ async def test_watch_time_from_heartbeats_reaches_statistics_and_the_event_log(
             assert found["heartbeat"] + found["leave"] == 40
             stats = (await world.http.get(url)).json()["statistics"]
             assert stats["watch_seconds"] == 40 and stats["likes"] == 1
+
+
+async def test_a_batch_is_one_message_of_frames_in_order_and_old_clients_get_them_one_by_one(
+    settings: Settings,
+) -> None:
+    # A batch goes out when it holds 3 frames (the window is too long to end first); no tick
+    # (viewer counts) during the test, so the 3 frames are the 3 chat messages.
+    with custom_server(
+        settings, ws_batch_seconds=60.0, ws_batch_max_frames=3, realtime_tick_seconds=3600.0
+    ) as server:
+        async with world_on(server) as world:
+            alice = await world.socket(world.alice_id)
+            bob = await world.socket(world.bob_id)
+            old = await world.socket(None, batch=False)
+            for n in range(3):
+                await alice.send(json.dumps({"type": "chat", "text": f"m{n}"}))
+            async with asyncio.timeout(10):
+                batch = json.loads(await bob.recv())
+                singles = [json.loads(await old.recv()) for _ in range(3)]
+            assert [(f["type"], f["text"]) for f in batch] == [("chat", f"m{n}") for n in range(3)]
+            assert [f["text"] for f in singles] == ["m0", "m1", "m2"]
+            # Idle sockets were written by the fan-out itself, without waking their sender task.
+            assert server.container.hub.direct_writes >= 2
+            # Replies to a socket's own frames do not wait for the batch.
+            await bob.send(json.dumps({"type": "ping"}))
+            async with asyncio.timeout(10):
+                assert json.loads(await bob.recv()) == [{"type": "pong"}]
+            await old.send(json.dumps({"type": "ping"}))
+            async with asyncio.timeout(10):
+                assert json.loads(await old.recv()) == {"type": "pong"}
+            for ws in (alice, bob, old):
+                await ws.close()
+
+
+@pytest.mark.parametrize("compression", [False, True])
+async def test_permessage_deflate_follows_the_setting(
+    settings: Settings, compression: bool
+) -> None:
+    with custom_server(settings, ws_compression=compression) as server:
+        async with world_on(server) as world:
+            ws = await connect(world.ws_url(), origin=server.url, compression="deflate")  # type: ignore[arg-type]
+            names = [type(e).__name__ for e in ws.protocol.extensions]
+            await ws.close()
+    assert names == (["PerMessageDeflate"] if compression else [])

@@ -6,7 +6,9 @@ import pytest
 from bench.report import fanout_rows
 from bench.stats import (
     backlog_trend,
+    busy_percent,
     cpu_seconds,
+    machine_ticks,
     marker_text,
     parse_marker,
     per_second,
@@ -38,6 +40,17 @@ def test_cpu_seconds_from_proc_stat_with_spaces_in_the_name() -> None:
     fields = ["S"] + ["0"] * 10 + ["250", "150"] + ["0"] * 30
     line = "1234 (python -m bench) " + " ".join(fields)
     assert cpu_seconds(line, ticks=100) == 4.0
+
+
+def test_machine_busy_share_leaves_out_idle_and_iowait() -> None:
+    before = machine_ticks("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n")
+    assert before == (150, 1000)
+    # 300 more ticks: 120 user, 30 system, 140 idle, 10 iowait -> 150 of 300 busy.
+    after = machine_ticks("cpu  220 0 80 940 60 0 0 0 0 0\n")
+    assert busy_percent(before, after) == 50.0
+    assert busy_percent(after, after) == 0.0
+    with pytest.raises(ValueError):
+        machine_ticks("intr 1 2 3\n")
 
 
 def test_fanout_rows_ratio_to_the_ceiling_and_the_target() -> None:

@@ -84,11 +84,14 @@ async def grant(
         room_id=body.room_id,
     )
     await uow.commit()
+    container.identities.forget(user_id)
     return service.to_out(user)
 
 
 @router.delete("/users/{user_id}/roles", response_model=UserOut, summary="Revoke a role (operator)")
-async def revoke(user_id: int, body: RoleGrantIn, actor: Operator, uow: UoW) -> UserOut:
+async def revoke(
+    user_id: int, body: RoleGrantIn, actor: Operator, uow: UoW, container: ContainerDep
+) -> UserOut:
     user = await service.revoke_role(
         uow.session,
         actor=actor,
@@ -98,6 +101,7 @@ async def revoke(user_id: int, body: RoleGrantIn, actor: Operator, uow: UoW) -> 
         room_id=body.room_id,
     )
     await uow.commit()
+    container.identities.forget(user_id)
     return service.to_out(user)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -10,11 +11,11 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 
 from livecart.accounts import service
-from livecart.accounts.schemas import Identity, Role
+from livecart.accounts.schemas import Identity, IdentityCache, Role
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import PermissionDenied, Unauthenticated
 from livecart.core.http import UoW, container_of
-from livecart.core.security import check_csrf, read_access_token
+from livecart.core.security import check_csrf
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -29,18 +30,28 @@ async def identify(
     container = container_of(connection)
     now = container.clock.now()
     if bearer:
-        user_id = read_access_token(bearer, secret=container.secret, now=now, kind="access")
+        user_id = container.tokens.read(bearer, secret=container.secret, now=now, kind="access")
         if user_id is None:
             raise Unauthenticated("the access token is invalid or expired", code="invalid_token")
-        identity = await service.load_identity(uow.session, user_id)
+        identity = await _identity(container.identities, uow, user_id)
         if identity is None:
             raise Unauthenticated("the account is disabled", code="invalid_token")
         return identity
     cookie = connection.cookies.get(container.settings.session_cookie_name)
     if not cookie:
         return None
-    user_id = read_access_token(cookie, secret=container.secret, now=now, kind="session")
-    return None if user_id is None else await service.load_identity(uow.session, user_id)
+    user_id = container.tokens.read(cookie, secret=container.secret, now=now, kind="session")
+    return None if user_id is None else await _identity(container.identities, uow, user_id)
+
+
+async def _identity(cache: IdentityCache, uow: UnitOfWork, user_id: int) -> Identity | None:
+    known = cache.get(user_id, time.monotonic())
+    if known is not None:
+        return known
+    identity = await service.load_identity(uow.session, user_id)
+    if identity is not None:
+        cache.put(identity, time.monotonic())
+    return identity
 
 
 async def _csrf_checked(request: Request) -> None:

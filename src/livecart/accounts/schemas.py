@@ -38,6 +38,36 @@ class Identity:
         return Role.operator in self.roles
 
 
+class IdentityCache:
+    """Identities loaded recently, for `seconds` (0: never kept), per process.
+
+    A burst of requests by the same people loads each identity once instead of once per
+    request (and holds no database connection to do it). Role grants made in this process
+    forget the user at once; other workers see them within `seconds`.
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 100_000) -> None:
+        self.seconds = seconds
+        self._max = max_entries
+        self._known: dict[int, tuple[Identity, float]] = {}
+
+    def get(self, user_id: int, now: float) -> Identity | None:
+        known = self._known.get(user_id)
+        if known is None or known[1] <= now:
+            return None
+        return known[0]
+
+    def put(self, identity: Identity, now: float) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._known) >= self._max:
+            self._known.clear()
+        self._known[identity.id] = (identity, now + self.seconds)
+
+    def forget(self, user_id: int) -> None:
+        self._known.pop(user_id, None)
+
+
 class RegisterIn(InputModel):
     email: EmailStr
     password: str = Field(min_length=8, max_length=128)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -436,6 +437,30 @@ async def price_history(session: AsyncSession, sku_id: int) -> list[PriceChangeO
         )
         for r in rows
     ]
+
+
+async def lowest_price_since(session: AsyncSession, sku_id: int, since: datetime) -> int:
+    """The lowest price the SKU has had from `since` until now (price-truth rules).
+
+    That is the lowest of the prices set inside the window and the price in force when the
+    window opened.
+    """
+    sku = await session.get(Sku, sku_id)
+    if sku is None:
+        raise SkuNotFound("SKU not found", details={"sku_id": sku_id})
+    inside = await session.scalar(
+        select(func.min(PriceHistory.new_price)).where(
+            PriceHistory.sku_id == sku_id, PriceHistory.changed_at >= since
+        )
+    )
+    before = await session.scalar(
+        select(PriceHistory.new_price)
+        .where(PriceHistory.sku_id == sku_id, PriceHistory.changed_at < since)
+        .order_by(PriceHistory.changed_at.desc(), PriceHistory.id.desc())
+        .limit(1)
+    )
+    prices = [p for p in (inside, before, sku.price) if p is not None]
+    return min(prices)
 
 
 # ---------------------------------------------------------------- stock

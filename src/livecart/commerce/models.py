@@ -57,6 +57,11 @@ class Order(Base):
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(40))
+    # Set for flash-sale orders: their units belong to the sale, not to the SKU's stock, so
+    # cancelling one gives nothing back to the SKU (the flash-sale domain releases them).
+    flash_sale_id: Mapped[int | None] = mapped_column(
+        ForeignKey("flash_sales.id", ondelete="SET NULL")
+    )
     items: Mapped[list[OrderItem]] = relationship(
         lazy="selectin", order_by="OrderItem.id", cascade="all, delete-orphan"
     )

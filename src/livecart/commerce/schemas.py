@@ -80,6 +80,7 @@ class OrderOut(OutputModel):
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: CancelReason | None = None
+    flash_sale_id: int | None = None
 
 
 class CheckoutOut(OutputModel):

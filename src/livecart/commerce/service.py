@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -417,6 +417,138 @@ async def create_order(
     return order
 
 
+# ---------------------------------------------------------------- flash-sale orders
+
+
+@dataclass(frozen=True)
+class FlashOrderDraft:
+    """One flash-sale purchase to be written in a batch (its stock is already held)."""
+
+    user_id: int
+    flash_sale_id: int
+    sku: SkuSnapshot
+    unit_price: int
+    quantity: int
+    origin: SessionOrigin
+    request_hash: str
+
+
+async def insert_flash_orders(
+    session: AsyncSession, drafts: Sequence[FlashOrderDraft], *, now: datetime, deadline: datetime
+) -> list[int]:
+    """Insert many pending flash-sale orders in two statements; their ids in draft order.
+
+    Stock is not taken here: the flash sale holds the units. The idempotency key is kept by the
+    flash sale's reservation, so the order's own key stays empty.
+    """
+    if not drafts:
+        return []
+    order_rows = [
+        {
+            "user_id": d.user_id,
+            "brand_id": d.sku.brand_id,
+            "status": OrderStatus.pending_payment.value,
+            "total": d.unit_price * d.quantity,
+            "currency": d.sku.currency,
+            "session_id": d.origin.session_id,
+            "anchor_id": d.origin.anchor_id,
+            "room_id": d.origin.room_id,
+            "request_hash": d.request_hash,
+            "payment_deadline": deadline,
+            "created_at": now,
+            "flash_sale_id": d.flash_sale_id,
+        }
+        for d in drafts
+    ]
+    result = await session.execute(
+        insert(Order).returning(Order.id, sort_by_parameter_order=True), order_rows
+    )
+    ids = list(result.scalars())
+    await session.execute(
+        insert(OrderItem),
+        [
+            {
+                "order_id": order_id,
+                "sku_id": d.sku.sku_id,
+                "product_id": d.sku.product_id,
+                "title": d.sku.title[:200],
+                "quantity": d.quantity,
+                "unit_price": d.unit_price,
+                "currency": d.sku.currency,
+            }
+            for order_id, d in zip(ids, drafts, strict=True)
+        ],
+    )
+    return ids
+
+
+def flash_order_events(
+    uow: UnitOfWork,
+    sink: events.HasEventSink,
+    drafts: Sequence[FlashOrderDraft],
+    ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """Behaviour events of flash-sale orders, written once the batch has committed."""
+    events.emit_after_commit(
+        uow,
+        sink,
+        *(
+            events.new_event(
+                EventType.ORDER,
+                occurred_at=now,
+                consumer_id=d.user_id,
+                session_id=d.origin.session_id,
+                room_id=d.origin.room_id,
+                anchor_id=d.origin.anchor_id,
+                product_id=d.sku.product_id,
+                sku_id=d.sku.sku_id,
+                order_id=order_id,
+                quantity=d.quantity,
+                amount=d.unit_price * d.quantity,
+                currency=d.sku.currency,
+            )
+            for d, order_id in zip(drafts, ids, strict=True)
+        ),
+    )
+
+
+async def orders_by_id(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderOut]:
+    """Orders as their owners see them, by id (flash-sale replies and replays)."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Order).where(Order.id.in_(ids)))
+    return {o.id: order_out(o) for o in rows}
+
+
+async def order_statuses(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderStatus]:
+    """The status of each order."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(Order.id, Order.status).where(Order.id.in_(ids)))
+    return {order_id: OrderStatus(status) for order_id, status in rows}
+
+
+async def cancel_unpaid(
+    session: AsyncSession, order_ids: Sequence[int], *, now: datetime, reason: CancelReason
+) -> list[int]:
+    """Cancel the orders among these that are still unpaid; the ids cancelled now."""
+    if not order_ids:
+        return []
+    won = await session.scalars(
+        update(Order)
+        .where(Order.id.in_(order_ids), Order.status == OrderStatus.pending_payment)
+        .values(status=OrderStatus.cancelled.value, cancelled_at=now, cancel_reason=reason.value)
+        .returning(Order.id)
+        .execution_options(synchronize_session=False)
+    )
+    cancelled = list(won)
+    await _release(session, cancelled)
+    return cancelled
+
+
 # ---------------------------------------------------------------- cart
 
 
@@ -633,7 +765,10 @@ async def _release(session: AsyncSession, order_ids: Sequence[int]) -> None:
         return
     totals: dict[int, int] = defaultdict(int)
     rows = await session.execute(
-        select(OrderItem.sku_id, OrderItem.quantity).where(OrderItem.order_id.in_(order_ids))
+        select(OrderItem.sku_id, OrderItem.quantity)
+        .join(Order, Order.id == OrderItem.order_id)
+        # A flash-sale order's units go back to the sale, which the flashsale domain does.
+        .where(OrderItem.order_id.in_(order_ids), Order.flash_sale_id.is_(None))
     )
     for sku_id, quantity in rows:
         totals[sku_id] += quantity
@@ -645,17 +780,7 @@ async def _cancel(
     session: AsyncSession, order_id: int, *, now: datetime, reason: CancelReason
 ) -> bool:
     """Cancel an unpaid order and give its stock back; False if it was no longer unpaid."""
-    won = await session.scalar(
-        update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.pending_payment)
-        .values(status=OrderStatus.cancelled.value, cancelled_at=now, cancel_reason=reason.value)
-        .returning(Order.id)
-        .execution_options(synchronize_session=False)
-    )
-    if won is None:
-        return False
-    await _release(session, [order_id])
-    return True
+    return bool(await cancel_unpaid(session, [order_id], now=now, reason=reason))
 
 
 async def expire_overdue(session: AsyncSession, *, clock: Clock, limit: int = SWEEP_BATCH) -> int:
@@ -669,23 +794,7 @@ async def expire_overdue(session: AsyncSession, *, clock: Clock, limit: int = SW
             .limit(limit)
         )
     ).all()
-    won: list[int] = []
-    for order_id in due:
-        claimed = await session.scalar(
-            update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.pending_payment)
-            .values(
-                status=OrderStatus.cancelled.value,
-                cancelled_at=now,
-                cancel_reason=CancelReason.payment_timeout.value,
-            )
-            .returning(Order.id)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed is not None:
-            won.append(claimed)
-    await _release(session, won)
-    return len(won)
+    return len(await cancel_unpaid(session, due, now=now, reason=CancelReason.payment_timeout))
 
 
 async def run_expiry_sweep(open_uow: Callable[[], UnitOfWork], *, clock: Clock) -> int:

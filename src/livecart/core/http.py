@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import DomainError, RateLimited
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -93,6 +98,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.49)))
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        # The database refused or dropped the connection, or the pool had none free in time:
+        # nothing was committed, so the client may safely retry (with the same Idempotency-Key).
+        log.error("database unavailable", exc_info=exc)
+        return JSONResponse(
+            error_body("try_again", "the service is busy; try again"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
 
 @dataclass
 class TokenBucket:
@@ -79,3 +81,36 @@ class FailureCounter:
     def reset(self, key: str) -> None:
         """Forget failures after a success."""
         self._failures.pop(key, None)
+
+
+# KEYS: the bucket; ARGV: capacity, per_seconds, now, cost. Returns the seconds to wait.
+_TAKE = """
+local capacity, per = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rate, now, cost = capacity / per, tonumber(ARGV[3]), tonumber(ARGV[4])
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(bucket[1]) or capacity
+local updated = tonumber(bucket[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
+local wait = 0
+if tokens >= cost then tokens = tokens - cost else wait = (cost - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(per * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class RedisBuckets:
+    """The same token buckets kept in Redis, so that every worker counts against one limit."""
+
+    def __init__(self, redis: Redis, prefix: str, capacity: float, per_seconds: float) -> None:
+        self.capacity = capacity
+        self.per_seconds = per_seconds
+        self._prefix = prefix
+        self._take = redis.register_script(_TAKE)
+
+    async def take(self, key: str, now: float) -> float:
+        """Take a token for key; 0 when allowed, else seconds to wait."""
+        wait = await self._take(
+            keys=[self._prefix + key], args=[self.capacity, self.per_seconds, repr(now), 1]
+        )
+        return float(wait)

@@ -53,24 +53,6 @@ def create_access_token(
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
-def read_access_token(
-    token: str, *, secret: str, now: datetime, kind: str = "access"
-) -> int | None:
-    """Return the user id of a valid token of the given kind, or None."""
-    try:
-        payload = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"verify_exp": False, "require": ["exp"]}
-        )
-    except jwt.PyJWTError:
-        return None
-    if payload.get("kind") != kind or int(payload["exp"]) < int(now.timestamp()):
-        return None
-    try:
-        return int(payload["sub"])
-    except (KeyError, ValueError):
-        return None
-
-
 def csrf_token_for(session_token: str, *, secret: str) -> str:
     """The CSRF token bound to one page session (synchroniser token derived by HMAC)."""
     return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
@@ -86,3 +68,37 @@ def check_csrf(session_token: str, given: str | None, *, secret: str) -> bool:
 def sign(payload: bytes, *, secret: str) -> str:
     """HMAC-SHA256 hex signature, used by payment webhooks."""
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+class TokenCache:
+    """Tokens already verified (signature checked once): token -> (user id, kind, expiry).
+
+    A burst of requests with the same bearer token pays for one HMAC check; the expiry is still
+    compared with the clock on every use. Bounded: cleared when full.
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._max = max_entries
+        self._seen: dict[str, tuple[int, str, int]] = {}
+
+    def read(self, token: str, *, secret: str, now: datetime, kind: str = "access") -> int | None:
+        """The user id of a valid, unexpired token of the given kind, or None."""
+        known = self._seen.get(token)
+        if known is None:
+            try:
+                payload = jwt.decode(
+                    token,
+                    secret,
+                    algorithms=["HS256"],
+                    options={"verify_exp": False, "require": ["exp"]},
+                )
+                known = (int(payload["sub"]), str(payload.get("kind")), int(payload["exp"]))
+            except (jwt.PyJWTError, KeyError, ValueError):
+                return None
+            if len(self._seen) >= self._max:
+                self._seen.clear()
+            self._seen[token] = known
+        user_id, token_kind, expires = known
+        if token_kind != kind or expires < int(now.timestamp()):
+            return None
+        return user_id

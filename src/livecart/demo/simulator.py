@@ -17,6 +17,8 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 LOW_STOCK = 5
 RESTOCK_TO = 60
+FLASH_SALE_CHANCE = 0.4
+FLASH_UNITS = 8
 MIN_WAIT = 0.1
 
 
@@ -58,6 +62,8 @@ class SimulatorStats:
     payments: int = 0
     pins: int = 0
     restocks: int = 0
+    flash_sales: int = 0
+    flash_orders: int = 0
     errors: int = 0
 
     @property
@@ -92,8 +98,11 @@ class Simulator:
     async def wait(self, low: float, high: float) -> None:
         """Sleep a human-paced random while, or less if stopping."""
         seconds = max(MIN_WAIT, self.rng.uniform(low, high) * self.config.pace)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives
+        # as `stopping` is set, and the cancelled task then waits on its socket for ever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
 
     def _count(self, what: str) -> None:
         setattr(self.stats, what, getattr(self.stats, what) + 1)
@@ -124,23 +133,30 @@ class Simulator:
         return r
 
     async def guarded(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
-        """Run a job forever (until stopping), logging errors and backing off after each."""
+        """Run a job again and again until stopping, backing off after each failure."""
         backoff = 1.0
         while not self.stopping.is_set():
-            try:
-                await job()
+            if await self.attempt(name, job, backoff):
                 backoff = 1.0
-            except (httpx.ConnectError, ConnectionRefusedError):
-                # The server is not there (shutting down, restarting): say so in one line.
-                self.stats.errors += 1
-                log.info("demo %s cannot reach the server; retrying in %.0fs", name, backoff)
-                await self.wait(backoff, backoff * 1.5)
+            else:
                 backoff = min(backoff * 2, 60.0)
-            except (httpx.HTTPError, OSError, websockets.WebSocketException, KeyError, ValueError):
-                self.stats.errors += 1
-                log.warning("demo %s failed; backing off %.0fs", name, backoff, exc_info=True)
-                await self.wait(backoff, backoff * 1.5)
-                backoff = min(backoff * 2, 60.0)
+
+    async def attempt(
+        self, name: str, job: Callable[[], Awaitable[None]], backoff: float = 1.0
+    ) -> bool:
+        """Run a job once; on failure count and log it, wait `backoff` and return False."""
+        try:
+            await job()
+            return True
+        except (httpx.ConnectError, ConnectionRefusedError):
+            # The server is not there (shutting down, restarting): say so in one line.
+            self.stats.errors += 1
+            log.info("demo %s cannot reach the server; retrying in %.0fs", name, backoff)
+        except (httpx.HTTPError, OSError, websockets.WebSocketException, KeyError, ValueError):
+            self.stats.errors += 1
+            log.warning("demo %s failed; backing off %.0fs", name, backoff, exc_info=True)
+        await self.wait(backoff, backoff * 1.5)
+        return False
 
     # ------------------------------------------------------------ reading the room
 
@@ -184,6 +200,10 @@ class Simulator:
                     frame = json.loads(raw)
                     if frame.get("type") == "pin":
                         pinned = frame.get("product")
+                    elif frame.get("type") == "flash_sale" and self.rng.random() < 0.5:
+                        sale = frame.get("sale") or {}
+                        if sale.get("status") == "live":
+                            await self.attempt("flash buyer", partial(self.grab, email, sale))
 
             reader = asyncio.create_task(read())
             try:
@@ -270,6 +290,26 @@ class Simulator:
             r.raise_for_status()
             self.stats.payments += 1
 
+    async def grab(self, email: str, sale: dict[str, Any]) -> None:
+        """Rush for a flash sale that just opened; pay most of the time."""
+        await self.wait(0.2, 3)
+        r = await self.call(
+            email,
+            "POST",
+            f"/flash-sales/{sale['id']}/orders",
+            json={"quantity": 1},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        if r.status_code in (409, 429):  # sold out, already bought, too fast
+            return
+        r.raise_for_status()
+        self._count("flash_orders")
+        if self.rng.random() < 0.85:
+            r = await self.call(email, "POST", f"/orders/{r.json()['id']}/pay")
+            if r.status_code != 409:
+                r.raise_for_status()
+                self.stats.payments += 1
+
     # ------------------------------------------------------------ staff
 
     async def anchor_loop(self) -> None:
@@ -292,6 +332,37 @@ class Simulator:
             r.raise_for_status()
             self.stats.pins += 1
             await self.restock(cards)
+            if self.rng.random() < FLASH_SALE_CHANCE:
+                await self.flash_sale(anchor_email, int(session["id"]), card)
+
+    async def flash_sale(self, anchor_email: str, session_id: int, card: dict[str, Any]) -> None:
+        """The anchor announces a flash sale of the card just pinned: 20 s countdown, 3 min."""
+        skus = [s for s in card.get("skus", []) if s.get("stock", 0) >= FLASH_UNITS]
+        if not skus:
+            return
+        sku = self.rng.choice(skus)
+        body = {
+            "session_id": session_id,
+            "sku_id": sku["id"],
+            "price": sku["price"] * 6 // 10,
+            "quantity": FLASH_UNITS,
+            "per_user_limit": 1,
+            "starts_at": _in_seconds(20 * self.config.pace),
+            "ends_at": _in_seconds(200 * self.config.pace),
+        }
+        r = await self.call(anchor_email, "POST", "/flash-sales", json=body)
+        if r.status_code == 409 and r.json()["error"]["code"] == "price_not_lowest":
+            lowest = r.json()["error"]["details"]["lowest_price_30d"]
+            body["price"] = lowest * 6 // 10
+            r = await self.call(anchor_email, "POST", "/flash-sales", json=body)
+        if r.status_code == 409:  # not enough stock meanwhile
+            return
+        r.raise_for_status()
+        self.stats.flash_sales += 1
+        # At the end of the countdown the viewers' pages read the sale, which opens it.
+        await self.wait(20, 21)
+        r = await self.call(anchor_email, "GET", f"/flash-sales/{r.json()['id']}")
+        r.raise_for_status()
 
     async def anchor_email(self, anchor_id: int) -> str | None:
         """The demo e-mail of an anchor, found by signing the demo anchors in (once each)."""
@@ -362,6 +433,10 @@ class Simulator:
 
 def _pick(rng: random.Random, cards: list[dict[str, Any]]) -> dict[str, Any] | None:
     return rng.choice(cards) if cards else None
+
+
+def _in_seconds(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 def demo_consumer_emails(count: int) -> list[str]:

@@ -725,6 +725,37 @@ def _banned_word(text: str, banned_words: Sequence[str]) -> str | None:
     return next((w for w in banned_words if w and w.casefold() in folded), None)
 
 
+@dataclass(frozen=True)
+class ChatPost:
+    """One chat message to store: who wrote what, in which session."""
+
+    actor: Identity
+    session_id: int
+    text: str
+
+
+async def _sanctions_of(
+    session: AsyncSession, *, room_id: int, user_ids: Iterable[int], now: datetime
+) -> dict[int, dict[str, datetime | None]]:
+    """Current mutes and bans of several users in one room: user -> kind -> until."""
+    rows = await session.execute(
+        select(RoomSanction.user_id, RoomSanction.kind, RoomSanction.until).where(
+            RoomSanction.room_id == room_id,
+            RoomSanction.user_id.in_(set(user_ids)),
+            _active(now),
+        )
+    )
+    found: dict[int, dict[str, datetime | None]] = {}
+    for user_id, kind, until in rows:
+        mine = found.setdefault(user_id, {})
+        if kind not in mine:
+            mine[kind] = until
+        else:
+            current = mine[kind]
+            mine[kind] = None if current is None or until is None else max(current, until)
+    return found
+
+
 async def post_chat(
     uow: UnitOfWork,
     *,
@@ -736,36 +767,77 @@ async def post_chat(
 ) -> ChatOutcome:
     """Store one chat message (shown or blocked with a reason); publish it after commit if shown.
 
-    The caller has already checked the size and the per-user rate; this applies the room's
-    rules, read from the database so that moderation from any worker holds at once.
+    The caller has already checked the size and the per-user rate; see `post_chats`.
+    """
+    post = ChatPost(actor=actor, session_id=session_id, text=text)
+    (outcome,) = await post_chats(uow, clock=clock, posts=[post], banned_words=banned_words)
+    if isinstance(outcome.error, SessionNotFound):
+        raise outcome.error
+    return outcome
+
+
+async def post_chats(
+    uow: UnitOfWork, *, clock: Clock, posts: Sequence[ChatPost], banned_words: Sequence[str]
+) -> list[ChatOutcome]:
+    """Store chat messages in one transaction, in order; shown ones are published after commit.
+
+    Each message gets the room's rules as if it had been posted alone (sanctions, slow mode
+    counting the earlier messages of the same batch, banned words), read from the database so
+    that moderation from any worker holds at once. A batch costs a handful of statements
+    whatever its size: this is the chat's group commit (`realtime.chat_writer`).
     """
     session = uow.session
-    live = await _session(session, session_id)
-    if live.status != SessionStatus.live.value:
-        return ChatOutcome(None, None, SessionNotLive("chat is open while the session is live"))
     now = clock.now()
-    staff = _is_staff(actor, live)
-    error: DomainError | None = None
-    if not staff:
-        sanctions = await active_sanctions(session, room_id=live.room_id, user_id=actor.id, now=now)
-        if "ban" in sanctions:
-            error = Banned("you are banned from this room")
-        elif "mute" in sanctions:
-            until = sanctions["mute"]
-            error = Muted(
-                "you are muted in this room",
-                details={"until": until.isoformat() if until else None},
+    lives: dict[int, LiveSession | DomainError] = {}
+    for session_id in dict.fromkeys(p.session_id for p in posts):
+        try:
+            lives[session_id] = await _session(session, session_id)
+        except DomainError as missing:
+            lives[session_id] = missing
+    rooms: dict[int, Room] = {}
+    sanctions: dict[int, dict[int, dict[str, datetime | None]]] = {}
+    for found in lives.values():
+        if isinstance(found, LiveSession) and found.room_id not in rooms:
+            rooms[found.room_id] = await _room(session, found.room_id)
+            writers = {p.actor.id for p in posts if p.session_id == found.id}
+            sanctions[found.room_id] = await _sanctions_of(
+                session, room_id=found.room_id, user_ids=writers, now=now
             )
-        else:
-            room = await _room(session, live.room_id)
-            if room.slow_mode_seconds > 0:
-                last = await session.scalar(
-                    select(func.max(ChatMessage.created_at)).where(
-                        ChatMessage.session_id == session_id,
-                        ChatMessage.user_id == actor.id,
-                        ChatMessage.status == ChatStatus.shown.value,
-                    )
+    last_shown: dict[tuple[int, int], datetime | None] = {}
+    outcomes: list[ChatOutcome] = []
+    stored: list[tuple[int, ChatPost, ChatMessage]] = []
+    for post in posts:
+        live = lives[post.session_id]
+        if isinstance(live, DomainError):
+            outcomes.append(ChatOutcome(None, None, live))
+            continue
+        if live.status != SessionStatus.live.value:
+            closed = SessionNotLive("chat is open while the session is live")
+            outcomes.append(ChatOutcome(None, None, closed))
+            continue
+        room = rooms[live.room_id]
+        error: DomainError | None = None
+        if not _is_staff(post.actor, live):
+            mine = sanctions[live.room_id].get(post.actor.id, {})
+            if "ban" in mine:
+                error = Banned("you are banned from this room")
+            elif "mute" in mine:
+                until = mine["mute"]
+                error = Muted(
+                    "you are muted in this room",
+                    details={"until": until.isoformat() if until else None},
                 )
+            elif room.slow_mode_seconds > 0:
+                key = (live.id, post.actor.id)
+                if key not in last_shown:
+                    last_shown[key] = await session.scalar(
+                        select(func.max(ChatMessage.created_at)).where(
+                            ChatMessage.session_id == live.id,
+                            ChatMessage.user_id == post.actor.id,
+                            ChatMessage.status == ChatStatus.shown.value,
+                        )
+                    )
+                last = last_shown[key]
                 if last is not None:
                     wait = room.slow_mode_seconds - (now - last).total_seconds()
                     if wait > 0:
@@ -773,31 +845,42 @@ async def post_chat(
                             f"slow mode: one message every {room.slow_mode_seconds} s",
                             retry_after=round(wait, 1),
                         )
-    if error is None:
-        word = _banned_word(text, banned_words)
-        if word is not None:
+        if error is None and _banned_word(post.text, banned_words) is not None:
             error = BannedWord("the message contains a word that is not allowed here")
-    message = ChatMessage(
-        session_id=session_id,
-        user_id=actor.id,
-        text=text,
-        status=ChatStatus.shown.value if error is None else ChatStatus.blocked.value,
-        reason=None if error is None else error.code,
-        created_at=now,
-    )
-    session.add(message)
+        if error is None and room.slow_mode_seconds > 0:
+            last_shown[(live.id, post.actor.id)] = now
+        message = ChatMessage(
+            session_id=live.id,
+            user_id=post.actor.id,
+            text=post.text,
+            status=ChatStatus.shown.value if error is None else ChatStatus.blocked.value,
+            reason=None if error is None else error.code,
+            created_at=now,
+        )
+        session.add(message)
+        stored.append((len(outcomes), post, message))
+        outcomes.append(ChatOutcome(None, None, error))
+    if not stored:
+        return outcomes
     await session.flush()
-    if error is not None:
-        return ChatOutcome(message.id, None, error)
-    await session.execute(
-        update(LiveSession)
-        .where(LiveSession.id == session_id)
-        .values(messages=LiveSession.messages + 1)
-        .execution_options(synchronize_session=False)
-    )
-    shown = _chat_out(message, actor.display_name)
-    publish_after_commit(uow, session_id, chat_frame(shown))
-    return ChatOutcome(message.id, shown, None)
+    shown_per_session: dict[int, int] = {}
+    for index, post, message in stored:
+        error = outcomes[index].error
+        if error is not None:
+            outcomes[index] = ChatOutcome(message.id, None, error)
+            continue
+        shown = _chat_out(message, post.actor.display_name)
+        outcomes[index] = ChatOutcome(message.id, shown, None)
+        shown_per_session[post.session_id] = shown_per_session.get(post.session_id, 0) + 1
+        publish_after_commit(uow, post.session_id, chat_frame(shown))
+    for session_id, count in shown_per_session.items():
+        await session.execute(
+            update(LiveSession)
+            .where(LiveSession.id == session_id)
+            .values(messages=LiveSession.messages + count)
+            .execution_options(synchronize_session=False)
+        )
+    return outcomes
 
 
 async def delete_message(

@@ -3,7 +3,11 @@
 Origin is checked before the handshake is accepted; the caller is identified by the `token`
 query parameter (bearer) or the page session cookie, and anonymous viewers watch read-only.
 Each socket has a reader (this handler) and a sender task draining its bounded queue; see
-`realtime.hub` for fan-out and dropping slow clients.
+`realtime.hub` for fan-out, batches and dropping slow clients. With `batch=1` in the query every
+server message is a JSON array of frames (what the browser client asks for); without it, one
+frame per message. An accepted chat message goes to the process's chat writer and the reader
+goes on at once: the message's outcome (an error frame for its author, or the chat frame for
+everyone once its batch has committed) comes back through the hub.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from livecart.core.http import container_of, origin_allowed
 from livecart.events.schemas import EventType
 from livecart.live import service as live
 from livecart.live.errors import Banned, ChatRateLimited, MessageEmpty, MessageTooLong
-from livecart.realtime.hub import Client, CloseRequest, Hub, QueueItem
+from livecart.live.service import ChatOutcome
+from livecart.realtime.hub import Client, CloseRequest, Hub, QueueItem, batch_message, encode
 from livecart.realtime.schemas import (
     ChatIn,
     FrameTooLarge,
@@ -51,14 +56,22 @@ def _close_code(error: DomainError) -> int:
 async def _deliver(websocket: WebSocket, item: QueueItem) -> None:
     if isinstance(item, CloseRequest):
         await websocket.close(code=item.code, reason=item.reason)
+    elif isinstance(item, list):
+        for text in item:
+            await websocket.send_text(text)
     else:
         await websocket.send_text(item)
+
+
+def _wants_batches(websocket: WebSocket) -> bool:
+    return websocket.query_params.get("batch") == "1"
 
 
 async def _refuse(websocket: WebSocket, error: DomainError) -> None:
     """Accept only to say why, then close: browsers cannot read a refused handshake."""
     await websocket.accept()
-    await websocket.send_json(error_frame(error))
+    text = encode(error_frame(error))
+    await websocket.send_text(batch_message([text]) if _wants_batches(websocket) else text)
     await websocket.close(code=_close_code(error))
 
 
@@ -92,6 +105,7 @@ async def session_socket(websocket: WebSocket, session_id: int) -> None:
         origin=context.origin,
         user_id=identity.id if identity else None,
         is_staff=context.is_staff,
+        batched=_wants_batches(websocket),
     )
     you = None
     if identity is not None:
@@ -197,19 +211,23 @@ async def _chat(container: Container, client: Client, identity: Identity | None,
         hub.send(client, error_frame(error or Unauthenticated("sign in to chat")))
         return
     try:
-        async with container.uow() as uow:
-            outcome = await live.post_chat(
-                uow,
-                clock=container.clock,
-                actor=identity,
-                session_id=client.session_id,
-                text=text,
-                banned_words=settings.banned_words,
-            )
-            await uow.commit()
+        outcome = hub.chat.submit(actor=identity, session_id=client.session_id, text=text)
     except DomainError as exc:
         hub.send(client, error_frame(exc))
         return
+    outcome.add_done_callback(lambda done: _chat_done(hub, client, text, done))
+
+
+def _chat_done(hub: Hub, client: Client, text: str, done: asyncio.Future[ChatOutcome]) -> None:
+    """Tell the author why a message was not shown, or record the chat behaviour event."""
+    if done.cancelled():
+        return
+    error = done.exception()
+    if error is not None:
+        if isinstance(error, DomainError):
+            hub.send(client, error_frame(error))
+        return
+    outcome = done.result()
     if outcome.error is not None:
         hub.send(client, error_frame(outcome.error))
         return

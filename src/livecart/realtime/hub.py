@@ -1,10 +1,18 @@
 """The hub: this process's sockets per live session, fan-out, likes, viewers and watch time.
 
 One broker subscription per session per process feeds every local socket of that session.
+Frames from the broker are gathered per session for `ws_batch_seconds` (at most
+`ws_batch_max_frames`) and each socket then gets the whole batch as one WebSocket message: a
+JSON array of frames, encoded once per batch for every socket (clients that did not ask for
+batches, `?batch=1`, get the same frames one message each, at the same moment). One message per
+socket per batch instead of one per frame is what makes a busy room cheap: the cost of a send
+(a task wake-up, framing, compression, a system call) is paid per message, not per frame.
+
 Each socket has a bounded queue drained by its own sender task; fan-out only ever calls
 `put_nowait`, and a socket whose queue is full is dropped (closed with 1013), so a slow
 client never delays the others. Likes, watch time and the viewer count are aggregated in
-memory and written and published once per tick.
+memory and written and published once per tick. Chat messages are written by the process's
+`ChatWriter` in batches (group commit) and reach the hub through the broker after commit.
 
 The viewer count is this process's sockets plus those of the other workers as reported by
 `viewer_counts` (none in one process; summed through Redis with several workers), refreshed
@@ -19,7 +27,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +44,7 @@ from livecart.live import service as live
 from livecart.live.errors import Banned
 from livecart.live.schemas import SessionOrigin
 from livecart.realtime.broker import Broker, Subscription, session_channel
+from livecart.realtime.chat_writer import ChatWriter
 from livecart.realtime.schemas import Frame, error_frame, like_frame, viewers_frame
 from livecart.realtime.viewer_counts import LocalViewerCounts, ViewerCounts
 from livecart.settings import Settings
@@ -46,6 +55,11 @@ log = logging.getLogger(__name__)
 def encode(frame: Frame) -> str:
     """A frame as the JSON text sent on the socket."""
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def batch_message(encoded: list[str]) -> str:
+    """Encoded frames as one batch message: a JSON array, built without decoding them again."""
+    return "[" + ",".join(encoded) + "]"
 
 
 DROPPED_CODE = 1013  # "try again later": the client fell too far behind
@@ -61,7 +75,39 @@ class CloseRequest:
     reason: str = ""
 
 
-QueueItem = str | CloseRequest  # frames are JSON-encoded once per fan-out, not per socket
+# A message, or the messages of one batch for a client that takes one frame per message:
+# JSON-encoded once per batch, not per socket. A batch takes one place in a socket's queue.
+QueueItem = str | list[str] | CloseRequest
+Send = Callable[[QueueItem], Coroutine[Any, Any, None]]
+SEND_FAILED_CODE = 1011
+
+
+class _Rest:
+    """The rest of a send coroutine that was started by hand and had to wait for `first`.
+
+    Awaiting it hands what the coroutine waits for to the awaiting task, then sends the
+    results back in, exactly as `await coroutine` would have from the start.
+    """
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], first: Any) -> None:
+        self._coroutine = coroutine
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting = self._first
+        while True:
+            try:
+                result = yield waiting
+            except BaseException as exc:  # cancellation included: the coroutine gets it
+                try:
+                    waiting = self._coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = self._coroutine.send(result)
+                except StopIteration:
+                    return
 
 
 @dataclass(eq=False)
@@ -74,26 +120,61 @@ class Client:
     user_id: int | None
     is_staff: bool
     joined_at: datetime
-    queue: asyncio.Queue[QueueItem]
+    queue: asyncio.Queue[QueueItem | _Rest]
+    batched: bool = False  # the client takes batch messages (JSON arrays of frames)
     anonymous_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     last_beat: datetime | None = None
     next_beat: float = 0.0
     close_code: int | None = None
     sender: asyncio.Task[None] | None = None
+    _send: Send | None = field(default=None, init=False, repr=False)
+    # The sender task is writing (or about to): new items queue behind.
+    _busy: bool = field(default=False, init=False, repr=False)
 
-    def start(self, send: Callable[[QueueItem], Awaitable[None]]) -> asyncio.Task[None]:
+    def start(self, send: Send) -> asyncio.Task[None]:
         """Start the sender task that drains the queue into the socket."""
+        self._send = send
 
         async def drain() -> None:
             while True:
                 item = await self.queue.get()
-                await send(item)
+                self._busy = True
+                if isinstance(item, _Rest):
+                    await item
+                else:
+                    await send(item)
+                self._busy = False
                 if isinstance(item, CloseRequest):
                     self.close_code = item.code
                     return
 
         self.sender = asyncio.create_task(drain(), name=f"ws-send-{self.session_id}")
         return self.sender
+
+    def offer(self, item: QueueItem) -> bool:
+        """Write a message at once when the socket is idle (True), else queue it (QueueFull).
+
+        Writing to a socket whose transport takes more data never waits, so the fan-out writes
+        it directly instead of waking the socket's sender task: one task wake-up per socket
+        per batch saved. If the write has to wait after all (the peer is slow to read), the
+        sender task finishes it, and what comes next queues behind it.
+        """
+        send = self._send
+        if send is None or self._busy or not self.queue.empty() or isinstance(item, CloseRequest):
+            self.queue.put_nowait(item)
+            return False
+        coroutine = send(item)
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            log.info("a socket of session %s failed to take a message", self.session_id)
+            self.stop(SEND_FAILED_CODE)
+            return False
+        self._busy = True
+        self.queue.put_nowait(_Rest(coroutine, waiting))
+        return False
 
     def stop(self, code: int) -> None:
         """Stop sending at once (the socket is to be closed with `code`)."""
@@ -112,6 +193,8 @@ class _SessionState:
     pending_likes: int = 0
     pending_watch: float = 0.0
     published_viewers: int = -1
+    batch: list[str] = field(default_factory=list)  # encoded frames for every socket
+    flush_at: asyncio.TimerHandle | None = None
 
 
 class Hub:
@@ -141,7 +224,14 @@ class Hub:
         )
         # Likes are cheap to count but each is a behaviour event: a tapping bot gets ignored.
         self.like_buckets = KeyedBuckets(LIKES_PER_SECOND, 1.0)
+        self.chat = ChatWriter(
+            unit_of_work=lambda: UnitOfWork(sessionmaker, publisher=broker),
+            clock=clock,
+            banned_words=settings.banned_words,
+        )
         self.dropped = 0
+        self.batches_sent = 0
+        self.direct_writes = 0  # messages written by the fan-out itself, no task woken
 
     # ------------------------------------------------------------ sockets
 
@@ -158,7 +248,9 @@ class Hub:
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick_forever(), name="hub-tick")
 
-    def new_client(self, *, origin: SessionOrigin, user_id: int | None, is_staff: bool) -> Client:
+    def new_client(
+        self, *, origin: SessionOrigin, user_id: int | None, is_staff: bool, batched: bool = False
+    ) -> Client:
         """A client with its bounded queue, not yet receiving the session's frames."""
         now = self.clock.now()
         return Client(
@@ -171,6 +263,7 @@ class Hub:
             last_beat=now,
             next_beat=time.monotonic() + self.settings.heartbeat_seconds,
             queue=asyncio.Queue(maxsize=max(1, self.settings.socket_queue_size)),
+            batched=batched,
         )
 
     async def join(self, client: Client) -> None:
@@ -198,14 +291,19 @@ class Hub:
         state.pending_watch += seconds
         self.behaviour(client, EventType.LEAVE, watch_seconds=seconds)
 
-    def send(self, client: Client, item: Frame | QueueItem) -> bool:
-        """Queue a frame without waiting; a full queue drops the client."""
+    def send(self, client: Client, item: Frame | CloseRequest) -> bool:
+        """Queue a frame for one socket, ahead of the next batch; a full queue drops the client."""
+        if isinstance(item, dict):
+            text = encode(item)
+            return self._put(client, batch_message([text]) if client.batched else text)
+        return self._put(client, item)
+
+    def _put(self, client: Client, item: QueueItem) -> bool:
         if client.close_code is not None:
             return False
-        if isinstance(item, dict):
-            item = encode(item)
         try:
-            client.queue.put_nowait(item)
+            if client.offer(item):
+                self.direct_writes += 1
         except asyncio.QueueFull:
             self.dropped += 1
             log.info("dropping a slow socket of session %s", client.session_id)
@@ -252,20 +350,46 @@ class Hub:
             log.exception("broker subscription of session %s failed", state.session_id)
 
     def _fan_out(self, state: _SessionState, frame: Frame) -> None:
-        audience = list(state.clients)
-        if frame.get("type") == "moderation":
-            action, target = frame.get("action"), frame.get("user_id")
-            if action == "ban":
-                for client in audience:
-                    if client.user_id == target and not client.is_staff:
-                        self.send(client, error_frame(Banned("you are banned from this room")))
-                        self.send(client, CloseRequest(BANNED_CODE, "banned"))
-            if action != "slow_mode":
-                # Who was sanctioned is for the staff and the person concerned only.
-                audience = [c for c in audience if c.is_staff or c.user_id == target]
+        if frame.get("type") == "moderation" and frame.get("action") != "slow_mode":
+            self._moderate(state, frame)
+            return
+        state.batch.append(encode(frame))
+        window = self.settings.ws_batch_seconds
+        if window <= 0 or len(state.batch) >= self.settings.ws_batch_max_frames:
+            self._flush_batch(state)
+        elif state.flush_at is None:
+            loop = asyncio.get_running_loop()
+            state.flush_at = loop.call_later(window, self._flush_batch, state)
+
+    def _moderate(self, state: _SessionState, frame: Frame) -> None:
+        # Rare and addressed to a few sockets: sent at once, after what is already batched.
+        self._flush_batch(state)
+        target = frame.get("user_id")
         encoded = encode(frame)
-        for client in audience:
-            self.send(client, encoded)
+        for client in list(state.clients):
+            # Who was sanctioned is for the staff and the person concerned only.
+            if client.is_staff or client.user_id == target:
+                self.send_encoded(client, encoded)
+            if frame.get("action") == "ban" and client.user_id == target and not client.is_staff:
+                self.send(client, error_frame(Banned("you are banned from this room")))
+                self.send(client, CloseRequest(BANNED_CODE, "banned"))
+
+    def send_encoded(self, client: Client, encoded: str) -> bool:
+        """Queue one already encoded frame for one socket."""
+        return self._put(client, batch_message([encoded]) if client.batched else encoded)
+
+    def _flush_batch(self, state: _SessionState) -> None:
+        """Send the session's gathered frames to each of its sockets: one message per socket."""
+        if state.flush_at is not None:
+            state.flush_at.cancel()
+            state.flush_at = None
+        frames, state.batch = state.batch, []
+        if not frames:
+            return
+        self.batches_sent += 1
+        message = batch_message(frames)
+        for client in list(state.clients):
+            self._put(client, message if client.batched else frames)
 
     # ------------------------------------------------------------ ticks
 
@@ -341,6 +465,9 @@ class Hub:
             if state.clients or self._sessions.get(state.session_id) is not state:
                 return
             del self._sessions[state.session_id]
+        if state.flush_at is not None:
+            state.flush_at.cancel()
+            state.flush_at = None
         if state.reader is not None:
             state.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -349,6 +476,7 @@ class Hub:
 
     async def aclose(self) -> None:
         """Stop ticking, write what is pending and close every socket's sender."""
+        await self.chat.aclose()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

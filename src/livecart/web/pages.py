@@ -21,6 +21,7 @@ from livecart.core.errors import DomainError, PermissionDenied, RateLimited
 from livecart.core.http import ContainerDep, UoW, container_of, origin_allowed
 from livecart.core.money import CURRENCY_EXPONENTS
 from livecart.core.security import create_access_token
+from livecart.flashsale import service as flash
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus, SessionSummary, SessionView
 from livecart.live.service import ViewerCounter
@@ -312,6 +313,12 @@ async def viewer_room(
         "pinned": view.pinned.model_dump(mode="json") if view.pinned else None,
         "showcase": [card.model_dump(mode="json") for card in view.showcase],
         "likes": view.statistics.likes,
+        "flash_sales": [
+            sale.model_dump(mode="json")
+            for sale in await flash.list_sales(
+                uow.session, clock=container.clock, session_id=view.id
+            )
+        ],
     }
     context = {
         "live": view,
@@ -334,6 +341,9 @@ CONSOLE_ACTIONS = {
     "end": API + "/sessions/{id}/end",
     "showcase": API + "/sessions/{id}/showcase",
     "showcase_item": API + "/sessions/{id}/showcase/{product_id}",
+    "flash_sales": f"{API}/flash-sales",
+    "flash_start": API + "/flash-sales/{id}/start",
+    "flash_end": API + "/flash-sales/{id}/end",
 }
 
 
@@ -383,6 +393,9 @@ async def console_session(
         "stats": view.statistics,
         "products": [p for p in products if p.id not in in_showcase],
         "slow_mode": room.slow_mode_seconds,
+        "flash_sales": await flash.list_sales(
+            uow.session, clock=container.clock, session_id=view.id
+        ),
         "chat_max_length": container.settings.chat_max_length,
         "actions": CONSOLE_ACTIONS,
         "console_data": console_data,

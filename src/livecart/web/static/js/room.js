@@ -2,6 +2,7 @@
 // User text is always put into the page with text nodes (el()), never parsed as HTML.
 import { el, explain, money, skuLabel } from "./api.js";
 import { addToCart, buyNow, checkout, loadCart, pay, removeFromCart } from "./buy.js";
+import { flashSales } from "./flash.js";
 import { connectSession } from "./socket.js";
 
 const MAX_CHAT_ITEMS = 200;
@@ -280,7 +281,10 @@ $("cart-button").addEventListener("click", () => (state.you ? showCart() : (wind
 
 // ---------------------------------------------------------------- the socket
 
+const flash = flashSales({ box: $("flash"), sales: data.flash_sales || [], user: data.user });
+
 const live = connectSession(data.session_id, {
+  ...flash,
   hello(frame) {
     state.you = frame.you || state.you;
     showStatus(frame.status);

@@ -1,5 +1,6 @@
 // One live session's WebSocket with reconnect (exponential backoff with jitter) and keep-alive.
-// Frames are described in docs/architecture.md ("Real-time frames").
+// Frames are described in docs/api.md ("WebSocket"). We ask for batches (`batch=1`): every
+// server message is then a JSON array of frames, handled in order.
 
 const PING_EVERY_MS = 20000;
 const MAX_BACKOFF_MS = 15000;
@@ -18,7 +19,7 @@ export function connectSession(sessionId, handlers, { onState = () => {}, token 
 
   function url() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const query = token ? `?token=${encodeURIComponent(token)}` : "";
+    const query = token ? `?batch=1&token=${encodeURIComponent(token)}` : "?batch=1";
     return `${scheme}//${window.location.host}/ws/sessions/${encodeURIComponent(sessionId)}${query}`;
   }
 
@@ -30,11 +31,14 @@ export function connectSession(sessionId, handlers, { onState = () => {}, token 
       pinger = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
     });
     socket.addEventListener("message", (event) => {
-      let frame;
-      try { frame = JSON.parse(event.data); } catch { return; }
-      if (frame.type === "hello") { attempt = 0; onState("open"); }
-      const handler = handlers[frame.type];
-      if (handler) handler(frame);
+      let message;
+      try { message = JSON.parse(event.data); } catch { return; }
+      for (const frame of Array.isArray(message) ? message : [message]) {
+        if (!frame || typeof frame !== "object") continue;
+        if (frame.type === "hello") { attempt = 0; onState("open"); }
+        const handler = handlers[frame.type];
+        if (handler) handler(frame);
+      }
     });
     socket.addEventListener("close", (event) => {
       clearInterval(pinger);
