@@ -1,47 +1,142 @@
-"""`python -m bench [fanout] [--viewers 1000,5000] [--seconds 10] [--rate 20] [--json PATH]`."""
+"""`python -m bench [burst] [fanout] [options]`: each benchmark prints its table; JSON is written.
+
+burst: `--buyers 20000 --quantity 10000 --concurrency 200 --variants baseline-pg,...`; with
+`--runs N` it checks instead of measuring: N verified bursts per variant (default variants
+memory-sqlite,memory-pg,redis-pg2). fanout: `--viewers 1000,5000 --seconds 10 --rate 20`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from bench import fanout, report
+from bench import burst, fanout, report
 
-# Benchmarks by name. The flash-sale burst benchmark (orders against one SKU's stock) goes here
-# as "burst", with its own module and table in bench/report.py.
-BENCHMARKS = ("fanout",)
+# Benchmarks by name, in the order `python -m bench` (and `make bench`) runs them.
+BENCHMARKS = ("burst", "fanout")
 
 
 def _counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in burst.VARIANTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown variant {', '.join(unknown)}; known: {', '.join(burst.VARIANTS)}"
+        )
+    return names
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    return int(first), int(last or first)
+
+
+def _burst_options(args: argparse.Namespace) -> burst.Options:
+    return burst.Options(
+        buyers=args.buyers,
+        quantity=args.quantity,
+        per_user_limit=args.limit,
+        concurrency=args.concurrency,
+        processes=args.processes or 2,
+        seconds=args.time_bound,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        redis_prefix=args.redis_prefix,
+        ports=args.ports,
+    )
+
+
+def run_burst(args: argparse.Namespace, console: Console, payload: dict[str, Any]) -> None:
+    """The burst benchmark, or its correctness runs with --runs."""
+    options = _burst_options(args)
+    payload["burst_arguments"] = {
+        **{k: v for k, v in vars(options).items() if k != "ports"},
+        "ip_burst": burst.IP_BURST,
+        "runs": args.runs,
+        "retry_every": args.retry_every if args.runs else 0,
+    }
+    if args.runs:
+        names = args.variants or list(burst.CHECK_VARIANTS)
+        runs = burst.check(names, options, args.runs, args.retry_every)
+        as_dicts = {name: [r.as_dict() for r in results] for name, results in runs.items()}
+        rows = report.check_rows(as_dicts, options.quantity, args.retry_every)
+        report.print_check(rows, console)
+        payload["burst_check"] = {"summary": rows, "runs": as_dicts}
+        return
+    names = args.variants or list(burst.DEFAULT_VARIANTS)
+    results = burst.run(names, options)
+    rows = report.burst_rows([r.as_dict() for r in results])
+    report.print_burst(rows, console)
+    payload["burst"] = rows
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the chosen benchmarks, print their tables and write the JSON results."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("benchmarks", nargs="*", choices=[*BENCHMARKS, []], default=[])
-    parser.add_argument("--viewers", type=_counts, default=[1000, 5000], help="e.g. 1000,5000")
-    parser.add_argument("--seconds", type=float, default=10.0, help="chatting time per variant")
-    parser.add_argument("--rate", type=float, default=20.0, help="chat messages per second")
     parser.add_argument(
         "--processes", type=int, default=None, help="load-generator processes (default 2-4)"
     )
-    parser.add_argument(
+    parser.add_argument("--json", type=Path, default=None, help="results file")
+    fan = parser.add_argument_group("fanout")
+    fan.add_argument("--viewers", type=_counts, default=[1000, 5000], help="e.g. 1000,5000")
+    fan.add_argument("--seconds", type=float, default=10.0, help="chatting time per variant")
+    fan.add_argument("--rate", type=float, default=20.0, help="chat messages per second")
+    fan.add_argument(
         "--compression",
         choices=["deflate", "none"],
         default="deflate",
         help="what the viewers offer (browsers offer permessage-deflate)",
     )
-    parser.add_argument("--json", type=Path, default=None, help="results file")
+    bur = parser.add_argument_group("burst")
+    bur.add_argument("--buyers", type=int, default=20_000, help="distinct buyers, one try each")
+    bur.add_argument("--quantity", type=int, default=10_000, help="units on sale")
+    bur.add_argument("--limit", type=int, default=1, help="per-user limit")
+    bur.add_argument("--concurrency", type=int, default=200, help="requests in flight in all")
+    bur.add_argument(
+        "--time-bound", type=float, default=120.0, help="seconds at most per phase (no-op, burst)"
+    )
+    bur.add_argument(
+        "--variants",
+        type=_names,
+        default=None,
+        help=f"comma-separated, of {','.join(burst.VARIANTS)}",
+    )
+    bur.add_argument(
+        "--runs", type=int, default=0, help="check instead: N verified bursts per variant"
+    )
+    bur.add_argument(
+        "--retry-every",
+        type=int,
+        default=burst.RETRY_EVERY,
+        help="with --runs: every Nth buyer also retries its key and tries a second key (0: none)",
+    )
+    bur.add_argument(
+        "--database-url",
+        default=os.environ.get("LIVECART_BENCH_DATABASE_URL", burst.Options.database_url),
+        help="PostgreSQL database the bench owns: its schema is dropped and rebuilt",
+    )
+    bur.add_argument(
+        "--redis-url", default=os.environ.get("LIVECART_BENCH_REDIS_URL", burst.Options.redis_url)
+    )
+    bur.add_argument(
+        "--redis-prefix", default=burst.Options.redis_prefix, help="only keys under it are used"
+    )
+    bur.add_argument("--ports", type=_port_range, default=None, help="e.g. 18200-18299")
     args = parser.parse_args(argv)
     chosen = args.benchmarks or list(BENCHMARKS)
     console = Console()
     if not console.is_terminal:
-        console = Console(width=160)  # the table is wide; logs and CI are not terminals
+        console = Console(width=200)  # the tables are wide; logs and CI are not terminals
     payload: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "machine": report.machine(),
@@ -53,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
             "compression": args.compression,
         },
     }
+    if "burst" in chosen:
+        run_burst(args, console, payload)
     if "fanout" in chosen:
         results = fanout.run(
             args.viewers,

@@ -270,9 +270,10 @@ def run_livecart(
         setup_livecart(env)
         with server("livecart", env) as (port, process):
             session_id, token = open_live_session(f"http://127.0.0.1:{port}")
-            url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}"
+            # batch=1: frames come in batches (JSON arrays), as the browser client asks for them.
+            url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}?batch=1"
             return drive(
-                result, viewer_url=url, sender_url=f"{url}?token={token}", server_pid=process.pid
+                result, viewer_url=url, sender_url=f"{url}&token={token}", server_pid=process.pid
             )
 
 

@@ -15,7 +15,7 @@ from multiprocessing.synchronize import Event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.stats import marker_text, parse_marker
+from bench.stats import frames_of, marker_text, parse_markers
 
 MARKER = "bench:"
 CONNECT_CONCURRENCY = 50
@@ -51,11 +51,13 @@ async def _watch(
         async for raw in websocket:
             if not isinstance(raw, str):
                 continue
-            parsed = parse_marker(raw, MARKER)
-            if parsed is None:
+            found = parse_markers(raw, MARKER)
+            if not found:
                 continue
-            latencies.append((time.monotonic_ns() - parsed[1]) / 1e6)
-            sequences.append(parsed[0])
+            now = time.monotonic_ns()
+            for sequence, sent_ns in found:
+                latencies.append((now - sent_ns) / 1e6)
+                sequences.append(sequence)
     except ConnectionClosed:
         pass
     if not stopping.is_set():
@@ -159,14 +161,15 @@ async def send_chat(
                 async for raw in websocket:
                     if not isinstance(raw, str):
                         continue
-                    if raw.startswith('{"type":"error"'):
-                        report.errors += 1
-                        code = json.loads(raw).get("error", {}).get("code", "?")
-                        report.error_codes[code] = report.error_codes.get(code, 0) + 1
-                    elif parse_marker(raw, MARKER) is not None:
-                        echoed += 1
-                    else:
-                        continue
+                    for frame in frames_of(json.loads(raw)):
+                        if not isinstance(frame, dict):
+                            continue
+                        if frame.get("type") == "error":
+                            report.errors += 1
+                            code = frame.get("error", {}).get("code", "?")
+                            report.error_codes[code] = report.error_codes.get(code, 0) + 1
+                        elif frame.get("type") == "chat" and MARKER in str(frame.get("text")):
+                            echoed += 1
                     if echoed + report.errors >= total:
                         done.set()
 

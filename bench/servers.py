@@ -71,7 +71,11 @@ async def _ceiling(port: int) -> None:
         finally:
             connections.discard(websocket)
 
-    async with serve(handler, "127.0.0.1", port, max_size=2**16):
+    # The same compression as livecart (LIVECART_WS_COMPRESSION), so both do the same work.
+    from livecart.settings import Settings
+
+    compression = "deflate" if Settings().ws_compression else None
+    async with serve(handler, "127.0.0.1", port, max_size=2**16, compression=compression):
         await stop
 
 

@@ -34,6 +34,23 @@ def parse_marker(raw: str, marker: str) -> tuple[int, int] | None:
     return int(parts[0]), int(parts[1])
 
 
+def parse_markers(raw: str, marker: str) -> list[tuple[int, int]]:
+    """Every (sequence, send time in ns) in a message: one frame, or a batch (a JSON array)."""
+    found: list[tuple[int, int]] = []
+    start = raw.find(marker)
+    while start >= 0:
+        parsed = parse_marker(raw[start:], marker)
+        if parsed is not None:
+            found.append(parsed)
+        start = raw.find(marker, start + len(marker))
+    return found
+
+
+def frames_of(message: object) -> list[object]:
+    """The frames of a decoded message: a batch (JSON array) or a single frame."""
+    return list(message) if isinstance(message, list) else [message]
+
+
 def marker_text(marker: str, seq: int, sent_ns: int) -> str:
     """The chat text that carries the sequence number and the send time."""
     return f"{marker}{seq}:{sent_ns}"
@@ -55,6 +72,26 @@ def cpu_seconds(stat_line: str, ticks: int = CLOCK_TICKS) -> float:
     fields = stat_line[stat_line.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / ticks
+
+
+def machine_ticks(proc_stat: str) -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores from /proc/stat's first line.
+
+    Idle and iowait count as not busy; the difference of two readings over a run says how much
+    of the whole machine (every process: servers, databases, load generators) was in use.
+    """
+    fields = proc_stat.splitlines()[0].split()
+    if fields[0] != "cpu":
+        raise ValueError("not a /proc/stat text")
+    ticks = [int(f) for f in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4], total
+
+
+def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU in use between two `machine_ticks` readings."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return 100 * busy / total if total > 0 else 0.0
 
 
 def backlog_trend(
