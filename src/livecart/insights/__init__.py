@@ -1,0 +1,1 @@
+"""Consumer insights: customer-base models (BG/NBD, Gamma-Gamma) and their reports."""

@@ -1,0 +1,24 @@
+"""Errors of the insights domain."""
+
+from __future__ import annotations
+
+from livecart.core.errors import DomainError, InvalidInput, NotFound
+
+
+class InputFileMissing(NotFound):
+    code = "input_file_missing"
+
+
+class InvalidInputFile(InvalidInput):
+    """A transactions or summary file with a wrong header or unparsable lines."""
+
+    code = "invalid_input_file"
+
+
+class InvalidSummary(InvalidInput):
+    code = "invalid_summary"
+
+
+class FitFailed(DomainError):
+    status = 422
+    code = "fit_failed"
