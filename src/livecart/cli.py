@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from livecart.events.cli_commands import app as events_app
+from livecart.insights.cli_commands import app as insights_app
 from livecart.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ users_app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(events_app, name="events")
+app.add_typer(insights_app, name="insights")
 console = Console()
 
 
