@@ -129,6 +129,7 @@ class Phase:
     p99_ok_ms: float | None = None
     server_cpu_percent: float = 0.0
     machine_cpu_percent: float = 0.0  # all cores, every process (100 = the machine is full)
+    services_cpu_percent: dict[str, float] = field(default_factory=dict)  # postgres, redis
     client_cpu_seconds: float = 0.0
     retries: int = 0
     unsent: int = 0
@@ -234,6 +235,24 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+SERVICES = {"postgres": ("postgres",), "redis": ("redis-server",)}
+
+
+def services_cpu() -> dict[str, float]:
+    """CPU seconds used so far by every PostgreSQL and Redis process on the machine."""
+    totals = dict.fromkeys(SERVICES, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            for service, names in SERVICES.items():
+                if name in names:
+                    totals[service] += cpu_seconds(stat, TICKS)
+    return totals
+
+
 def server_env(variant: Variant, stack: Stack) -> dict[str, str]:
     """The server's environment: its data, the store, the bench routes, the per-IP limit."""
     env = {
@@ -332,6 +351,7 @@ def drive(
             pipe.recv()
         cpu_before, wall_before = tree_cpu(server_pid), time.monotonic()
         machine_before = machine_ticks(Path("/proc/stat").read_text())
+        services_before = services_cpu()
         start.set()
         for pipe in pipes:
             if not pipe.poll(options.seconds + REPORT_TIMEOUT):
@@ -353,6 +373,10 @@ def drive(
         phase.machine_cpu_percent = round(
             busy_percent(machine_before, machine_ticks(Path("/proc/stat").read_text())), 1
         )
+        phase.services_cpu_percent = {
+            name: round(100 * (used - services_before[name]) / window, 1)
+            for name, used in services_cpu().items()
+        }
     finally:
         start.set()
         for worker in workers:
