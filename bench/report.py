@@ -101,8 +101,6 @@ def print_fanout(rows: list[dict[str, Any]], console: Console | None = None) -> 
             f"{_fmt(r.get('p50_first_ms'))} → {_fmt(r.get('p50_last_ms'))}",
             _fmt(r["server_cpu_seconds"], 2),
             _fmt(r["server_cpu_percent"]),
-            _fmt(r.get("machine_cpu_percent")),
-            _fmt(r.get("noop_machine_cpu_percent")),
             r["target"] or r["note"][:40],
         )
     (console or Console()).print(table)
