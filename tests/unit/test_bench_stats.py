@@ -86,3 +86,33 @@ def test_backlog_trend_first_and_last_fifth() -> None:
     latencies = [10.0 * (s + 1) for s in sequences]
     assert backlog_trend(sequences, latencies, total=10) == (10.0, 90.0)
     assert backlog_trend([], [], total=10) == (None, None)
+
+
+def test_printed_tables_put_every_value_under_a_header() -> None:
+    from bench.report import burst_rows, print_burst, print_fanout
+    from rich.console import Console
+
+    fanout = fanout_rows(
+        [
+            {"variant": v, "viewers": 1000, "deliveries_per_second": 1.0, "p99_ms": 1.0}
+            | {"connected": 1000, "dropped": 0, "p50_ms": 1.0, "note": ""}
+            | {"server_cpu_seconds": 1.0, "server_cpu_percent": 1.0}
+            for v in ("livecart", "ceiling")
+        ]
+    )
+    burst = burst_rows(
+        [
+            {"variant": v, "stack": "s", "accepted": 1, "accepted_per_second": 2.0}
+            | {"noop_per_second": 4.0, "p50_ms": 1.0, "p99_ms": 1.0, "noop_p99_ms": 1.0}
+            | {"oversell": 0, "orders_in_db": 1, "units_in_db": 1, "stock_left": 0}
+            | {"lost": 0, "duplicates": 0, "server_cpu_percent": 1.0, "note": ""}
+            for v in ("baseline-pg", "memory-pg")
+        ]
+    )
+    for show, rows in ((print_fanout, fanout), (print_burst, burst)):
+        console = Console(record=True, width=400)
+        show(rows, console)
+        lines = console.export_text().splitlines()
+        header = next(line for line in lines if line.startswith("┃"))
+        body = [line for line in lines if line.startswith("│")]
+        assert body and all(line.count("│") == header.count("┃") for line in body)
