@@ -7,6 +7,7 @@ concurrency and crash tests.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from livecart.core.clock import FrozenClock
 from livecart.flashsale import service as flash
 from livecart.flashsale.models import FlashHolding, FlashReservation, FlashSale
 from livecart.flashsale.stock import Released
+from livecart.realtime.broker import session_channel
 from livecart.settings import Settings
 from tests.integration.test_orders_flow import API, consumers, live_session, make_shop, stock_of
 from tests.support import auth, make_user
@@ -339,3 +341,37 @@ async def test_reconciliation_finds_and_corrects_drift_and_shows_it_as_a_metric(
         if line.startswith("livecart_flash_stock_drift_corrected")
     ]
     assert corrected and corrected[0].endswith(" 2.0"), corrected
+
+
+async def test_remaining_stock_frames_are_coalesced_to_one_per_push_interval(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    quantity = 12
+    world = await flash_world(client, container, quantity=quantity)
+    buyers = await consumers(container, quantity)
+    subscription = await container.broker.subscribe(session_channel(world.session_id))
+    loop = asyncio.get_running_loop()
+    frames: list[tuple[float, int]] = []
+
+    async def listen() -> None:
+        async for message in subscription:
+            if message.get("type") == "flash_stock" and message["sale_id"] == world.sale_id:
+                frames.append((loop.time(), message["remaining"]))
+                if message["remaining"] == 0:
+                    return
+
+    listener = asyncio.create_task(listen())
+    for headers in buyers:  # one purchase after another, each answered before the next
+        assert (await buy(client, world.sale_id, headers)).status_code == 201
+    async with asyncio.timeout(10):
+        await listener
+    await subscription.close()
+
+    interval = container.settings.flash_stock_push_seconds
+    remaining = [r for _, r in frames]
+    assert remaining[-1] == 0
+    assert remaining == sorted(remaining, reverse=True)
+    # Fewer frames than purchases, and never two within one push interval.
+    assert len(frames) < quantity
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(frames)]
+    assert all(gap >= interval * 0.95 for gap in gaps), gaps
