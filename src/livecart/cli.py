@@ -13,6 +13,7 @@ from rich.console import Console
 from livecart.events.cli_commands import app as events_app
 from livecart.insights.cli_commands import app as insights_app
 from livecart.settings import Settings
+from livecart.supervision.cli_commands import app as supervision_app
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(events_app, name="events")
 app.add_typer(insights_app, name="insights")
+app.add_typer(supervision_app, name="supervision")
 console = Console()
 
 

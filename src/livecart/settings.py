@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     demo_viewers: int = 40
     # Catalogue media uploads.
     media_max_bytes: int = 20 * 1024 * 1024
+    # Compliance scanning: a JSON lexicon replacing (or, with "extends": "default", amending)
+    # the packaged rules; unset uses the packaged ones (docs/supervision.md).
+    compliance_lexicon: Path | None = None
 
     @field_validator("data_dir")
     @classmethod

@@ -1,0 +1,1 @@
+"""Supervision: compliance scanning of what is said and shown while selling (more to come)."""
