@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livecart.core.db import Base
@@ -19,6 +19,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Consent to personalisation (portraits read for ranking, targeted marketing); on by
+    # default, switched by the consumer (`PUT /me/privacy`).
+    personalisation: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Set when the account was deleted (the row stays, pseudonymised, so orders keep their
+    # buyer); `erased_at` when the last erasure pass, the event log included, completed.
+    deleted_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user",
         lazy="selectin",

@@ -1,0 +1,328 @@
+"""What personal data the platform holds: every column of every table, classified.
+
+`COLUMNS` names every column of every table in the metadata (`livecart.tables`) and says how it
+is handled; a test walks the metadata and fails on any column missing here, so a new column
+cannot be forgotten. `OWNERS` says, for each table holding rows about a person, which rows
+belong to a user (an SQL condition on `:user_id`): the export returns those rows, the deletion
+handles their columns as classified. `EVENT_FIELDS` does the same for the behaviour-event log.
+
+Handling of a column:
+
+- `not_personal`: about no person (catalogue, statistics, settings, technical keys).
+- `reference`: a user id in a business record naming who acted (the anchor of a room, the
+  operator who granted a role). Kept; after a deletion it points at the pseudonymised user row,
+  which is what makes it anonymous. Not exported as the actor's data: it is the business's
+  record of staff work.
+- `keep`: personal, exported, kept on deletion under the pseudonym (orders, payments: the
+  accounts must still add up).
+- `erase`: personal, exported, its value replaced or nulled on deletion.
+- `delete`: personal, exported, the row is deleted on deletion.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Handling(StrEnum):
+    not_personal = "not_personal"
+    reference = "reference"
+    keep = "keep"
+    erase = "erase"
+    delete = "delete"
+
+
+NOT, REF, KEEP, ERASE, DELETE = (
+    Handling.not_personal,
+    Handling.reference,
+    Handling.keep,
+    Handling.erase,
+    Handling.delete,
+)
+
+PERSONAL = frozenset({KEEP, ERASE, DELETE})
+
+# Which rows of a personal table belong to the user `:user_id`.
+OWNERS: dict[str, str] = {
+    "users": "id = :user_id",
+    "role_grants": "user_id = :user_id",
+    "chat_messages": "user_id = :user_id",
+    "room_sanctions": "user_id = :user_id",
+    "session_reservations": "user_id = :user_id",
+    "cart_items": "user_id = :user_id",
+    "orders": "user_id = :user_id",
+    "order_items": "order_id IN (SELECT id FROM orders WHERE user_id = :user_id)",
+    "payments": "order_id IN (SELECT id FROM orders WHERE user_id = :user_id)",
+    "flash_holdings": "user_id = :user_id",
+    "flash_reservations": "user_id = :user_id",
+}
+
+# Personal columns left out of the export on purpose, with the reason.
+NOT_EXPORTED: dict[tuple[str, str], str] = {
+    ("users", "password_hash"): "a secret: exporting the hash would only help someone guess it",
+}
+
+COLUMNS: dict[str, dict[str, Handling]] = {
+    # accounts: the user row stays (foreign keys hold) with pseudonymous values.
+    "users": {
+        "id": KEEP,
+        "email": ERASE,  # deleted-<random>@deleted.invalid
+        "display_name": ERASE,  # deleted-<random>
+        "password_hash": ERASE,  # an unusable value: no password matches
+        "is_active": KEEP,  # false once deleted
+        "created_at": KEEP,
+        "personalisation": KEEP,  # false once deleted
+        "deleted_at": KEEP,
+        "erased_at": KEEP,
+    },
+    "role_grants": {
+        "id": DELETE,
+        "user_id": DELETE,
+        "role": DELETE,
+        "brand_id": DELETE,
+        "room_id": DELETE,
+        "granted_by": DELETE,
+        "created_at": DELETE,
+    },
+    # catalog: products and prices, no person in them.
+    "brands": {"id": NOT, "name": NOT, "description": NOT, "created_at": NOT},
+    "products": {
+        "id": NOT,
+        "brand_id": NOT,
+        "title": NOT,
+        "description": NOT,
+        "category": NOT,
+        "attributes": NOT,
+        "status": NOT,
+        "created_at": NOT,
+        "updated_at": NOT,
+    },
+    "skus": {
+        "id": NOT,
+        "product_id": NOT,
+        "code": NOT,
+        "price": NOT,
+        "currency": NOT,
+        "stock": NOT,
+        "attributes": NOT,
+    },
+    "product_media": {
+        "id": NOT,
+        "product_id": NOT,
+        "kind": NOT,
+        "url": NOT,
+        "path": NOT,
+        "content_type": NOT,
+        "position": NOT,
+        "created_at": NOT,
+    },
+    "price_history": {
+        "id": NOT,
+        "sku_id": NOT,
+        "old_price": NOT,
+        "new_price": NOT,
+        "currency": NOT,
+        "changed_at": NOT,
+        "changed_by": REF,
+    },
+    # live: rooms and sessions are the anchors' work; chat and sanctions are about a person.
+    "rooms": {
+        "id": NOT,
+        "anchor_id": REF,
+        "title": NOT,
+        "description": NOT,
+        "slow_mode_seconds": NOT,
+        "created_at": NOT,
+    },
+    "live_sessions": {
+        "id": NOT,
+        "room_id": NOT,
+        "anchor_id": REF,
+        "title": NOT,
+        "status": NOT,
+        "scheduled_at": NOT,
+        "started_at": NOT,
+        "ended_at": NOT,
+        "pinned_product_id": NOT,
+        "peak_viewers": NOT,
+        "watch_seconds": NOT,
+        "messages": NOT,
+        "likes": NOT,
+        "orders": NOT,
+        "gmv": NOT,
+        "currency": NOT,
+        "created_at": NOT,
+    },
+    "session_cohosts": {
+        "id": NOT,
+        "session_id": NOT,
+        "anchor_id": REF,
+        "invited_by": REF,
+        "created_at": NOT,
+    },
+    "showcase_items": {
+        "id": NOT,
+        "session_id": NOT,
+        "product_id": NOT,
+        "position": NOT,
+        "added_at": NOT,
+    },
+    "chat_messages": {
+        "id": KEEP,
+        "session_id": KEEP,
+        "user_id": KEEP,
+        "text": ERASE,  # emptied; the message is marked deleted so rooms stop showing it
+        "status": KEEP,
+        "reason": KEEP,  # why it was blocked (a rule name, not the author's words)
+        "created_at": KEEP,
+    },
+    "room_sanctions": {
+        "id": KEEP,
+        "room_id": KEEP,
+        "user_id": KEEP,
+        "kind": KEEP,
+        "until": KEEP,
+        "reason": ERASE,  # a moderator's words about the person
+        "created_by": KEEP,
+        "created_at": KEEP,
+        "lifted_at": KEEP,
+    },
+    "session_reservations": {
+        "id": DELETE,
+        "session_id": DELETE,
+        "user_id": DELETE,
+        "created_at": DELETE,
+    },
+    # commerce: the cart goes, orders and payments stay for the accounts.
+    "cart_items": {
+        "id": DELETE,
+        "user_id": DELETE,
+        "sku_id": DELETE,
+        "quantity": DELETE,
+        "session_id": DELETE,
+        "added_at": DELETE,
+    },
+    "orders": {
+        "id": KEEP,
+        "user_id": KEEP,
+        "brand_id": KEEP,
+        "status": KEEP,
+        "total": KEEP,
+        "currency": KEEP,
+        "session_id": KEEP,
+        "anchor_id": KEEP,
+        "room_id": KEEP,
+        "idempotency_key": KEEP,
+        "request_hash": KEEP,
+        "payment_deadline": KEEP,
+        "created_at": KEEP,
+        "paid_at": KEEP,
+        "shipped_at": KEEP,
+        "delivered_at": KEEP,
+        "completed_at": KEEP,
+        "cancelled_at": KEEP,
+        "cancel_reason": KEEP,
+        "flash_sale_id": KEEP,
+    },
+    "order_items": {
+        "id": KEEP,
+        "order_id": KEEP,
+        "sku_id": KEEP,
+        "product_id": KEEP,
+        "title": KEEP,
+        "quantity": KEEP,
+        "unit_price": KEEP,
+        "currency": KEEP,
+    },
+    "payments": {
+        "id": KEEP,
+        "order_id": KEEP,
+        "provider": KEEP,
+        "reference": KEEP,
+        "amount": KEEP,
+        "currency": KEEP,
+        "status": KEEP,
+        "created_at": KEEP,
+    },
+    # flashsale: holdings and reservations back orders, so they stay with them.
+    "flash_sales": {
+        "id": NOT,
+        "session_id": NOT,
+        "room_id": NOT,
+        "anchor_id": REF,
+        "brand_id": NOT,
+        "product_id": NOT,
+        "sku_id": NOT,
+        "title": NOT,
+        "price": NOT,
+        "regular_price": NOT,
+        "lowest_price_30d": NOT,
+        "currency": NOT,
+        "quantity": NOT,
+        "sold": NOT,
+        "returned": NOT,
+        "per_user_limit": NOT,
+        "status": NOT,
+        "starts_at": NOT,
+        "ends_at": NOT,
+        "started_at": NOT,
+        "finished_at": NOT,
+        "created_by": REF,
+        "created_at": NOT,
+    },
+    "flash_holdings": {"sale_id": KEEP, "user_id": KEEP, "quantity": KEEP},
+    "flash_reservations": {
+        "id": KEEP,
+        "sale_id": KEEP,
+        "user_id": KEEP,
+        "order_id": KEEP,
+        "quantity": KEEP,
+        "idempotency_key": KEEP,
+        "status": KEEP,
+        "expires_at": KEEP,
+        "created_at": KEEP,
+        "released_at": KEEP,
+    },
+}
+
+# The behaviour-event log (Parquet, `events/schemas.py`): the events of a consumer are those
+# with their `consumer_id`; all are exported, and deletion rewrites the files holding them.
+EVENT_FIELDS: dict[str, Handling] = {
+    "event_id": KEEP,
+    "event_type": KEEP,
+    "occurred_at": KEEP,
+    "consumer_id": KEEP,  # now names the pseudonymised user row
+    "anonymous_id": ERASE,  # the browser's id would link the person's anonymous browsing
+    "session_id": KEEP,
+    "room_id": KEEP,
+    "anchor_id": KEEP,
+    "product_id": KEEP,
+    "sku_id": KEEP,
+    "order_id": KEEP,
+    "quantity": KEEP,
+    "amount": KEEP,
+    "currency": KEEP,
+    "watch_seconds": KEEP,
+    "text": ERASE,  # the chat message
+    "source": KEEP,
+    "properties": ERASE,  # free-form extras a browser sent
+}
+
+
+def handling(table: str, column: str) -> Handling | None:
+    """How a column is handled, or None when it is not classified."""
+    return COLUMNS.get(table, {}).get(column)
+
+
+def erased_event_fields() -> list[str]:
+    """The behaviour-event fields a deletion nulls."""
+    return [name for name, how in EVENT_FIELDS.items() if how == ERASE]
+
+
+def exported_columns(table: str) -> list[str]:
+    """The columns of a personal table that the export returns, in registry order."""
+    return [
+        column
+        for column, how in COLUMNS[table].items()
+        if how in PERSONAL and (table, column) not in NOT_EXPORTED
+    ]
