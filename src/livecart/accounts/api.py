@@ -7,9 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from livecart.accounts import service
+from livecart.accounts import privacy, service
 from livecart.accounts.dependencies import CurrentUser, Operator
-from livecart.accounts.schemas import RegisterIn, RoleGrantIn, TokenOut, UserOut
+from livecart.accounts.schemas import (
+    AccountDeletedOut,
+    DeleteAccountIn,
+    PersonalDataOut,
+    PrivacyIn,
+    PrivacyOut,
+    RegisterIn,
+    RoleGrantIn,
+    TokenOut,
+    UserOut,
+)
 from livecart.core.http import ContainerDep, UoW
 from livecart.core.security import create_access_token
 
@@ -68,6 +78,73 @@ async def token(
 @router.get("/me", response_model=UserOut, summary="The caller (signed-in user)")
 async def me(identity: CurrentUser, uow: UoW) -> UserOut:
     return service.to_out(await service.get_user(uow.session, identity.id))
+
+
+@router.get(
+    "/me/privacy",
+    response_model=PrivacyOut,
+    summary="The caller's privacy choices (signed-in)",
+    description="`personalisation`: whether the caller's portrait and scores may rank what "
+    "they see and choose the marketing sent to them. On by default.",
+)
+async def my_privacy(identity: CurrentUser, uow: UoW) -> PrivacyOut:
+    allowed = await service.personalisation_allowed(uow.session, identity.id)
+    return PrivacyOut(personalisation=allowed)
+
+
+@router.put(
+    "/me/privacy",
+    response_model=PrivacyOut,
+    summary="Switch personalisation off or on (signed-in)",
+    description="Holds from the next request on: ranking and targeted marketing read the "
+    "choice from the database (`accounts.service.personalisation_allowed`).",
+)
+async def set_my_privacy(
+    body: PrivacyIn, identity: CurrentUser, uow: UoW, container: ContainerDep
+) -> PrivacyOut:
+    allowed = await service.set_personalisation(
+        uow.session, actor=identity, allowed=body.personalisation
+    )
+    await uow.commit()
+    container.identities.forget(identity.id)
+    return PrivacyOut(personalisation=allowed)
+
+
+@router.get(
+    "/me/export",
+    response_model=PersonalDataOut,
+    summary="Export everything held about the caller (signed-in)",
+    description="Every personal column of every row about the caller, by table (account, "
+    "role grants, chat messages, sanctions, reservations, cart, orders and their items and "
+    "payments, flash-sale holdings and reservations), and the caller's behaviour events from "
+    "the event log. The password hash is left out (`not_exported` says so).",
+)
+async def export_me(identity: CurrentUser, uow: UoW, container: ContainerDep) -> PersonalDataOut:
+    return await privacy.export(uow.session, container=container, user_id=identity.id)
+
+
+@router.delete(
+    "/me",
+    response_model=AccountDeletedOut,
+    summary="Delete the caller's account (signed-in, password entered again)",
+    description="E-mail, name and password are replaced by a pseudonym, role grants, cart "
+    "and reservations deleted, chat texts and sanction reasons emptied, and the caller's "
+    "chat texts, anonymous ids and properties removed from the behaviour-event log. Orders, "
+    "their items and payments stay for the accounts, under the pseudonym. The account cannot "
+    "sign in again; its tokens stop working at once on this worker and within "
+    "`LIVECART_IDENTITY_CACHE_SECONDS` on the others.",
+)
+async def delete_me(
+    body: DeleteAccountIn, identity: CurrentUser, uow: UoW, container: ContainerDep
+) -> AccountDeletedOut:
+    await service.check_password_again(
+        uow.session,
+        clock=container.clock,
+        failures=container.login_failures,
+        actor=identity,
+        password=body.password,
+    )
+    return await privacy.delete_account(uow, container=container, user_id=identity.id)
 
 
 @router.post("/users/{user_id}/roles", response_model=UserOut, summary="Grant a role (operator)")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from livecart.core.errors import Conflict, InvalidInput, RateLimited, Unauthenticated
+from livecart.core.errors import (
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
 
 
 class EmailTaken(Conflict):
@@ -19,3 +25,7 @@ class LoginThrottled(RateLimited):
 
 class BadRoleGrant(InvalidInput):
     code = "bad_role_grant"
+
+
+class WrongPassword(PermissionDenied):
+    code = "wrong_password"

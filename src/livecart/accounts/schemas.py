@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import EmailStr, Field
 
@@ -28,6 +30,9 @@ class Identity:
     roles: frozenset[Role]
     brand_ids: frozenset[int] = field(default_factory=frozenset)
     moderated_room_ids: frozenset[int] = field(default_factory=frozenset)
+    # The consumer's consent to personalisation, as loaded (kept up to `identity_cache_seconds`
+    # on other workers); `accounts.service.personalisation_allowed` reads the database.
+    personalisation: bool = True
 
     def has(self, role: Role) -> bool:
         """Whether the caller holds the role (in any scope)."""
@@ -98,3 +103,54 @@ class TokenOut(OutputModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
+
+
+# Rows about one person, by table name, each row a dict of column name to value: what every
+# domain's `personal_data(session, user_id)` returns for the privacy export.
+PersonalRows = dict[str, list[dict[str, Any]]]
+
+
+class PrivacyIn(InputModel):
+    personalisation: bool = Field(
+        description="Whether portraits and scores may personalise rankings and marketing."
+    )
+
+
+class PrivacyOut(OutputModel):
+    personalisation: bool
+
+
+class DeleteAccountIn(InputModel):
+    password: str = Field(
+        min_length=1, max_length=128, description="The account's password, entered again."
+    )
+
+
+class PersonalDataOut(OutputModel):
+    """Everything the platform holds about the caller."""
+
+    user_id: int
+    exported_at: datetime
+    tables: PersonalRows = Field(
+        description="Rows about the caller by table name (every personal table, [] if none)."
+    )
+    behaviour_events: list[dict[str, Any]] = Field(
+        description="The caller's events in the behaviour-event log, oldest first."
+    )
+    not_exported: dict[str, str] = Field(
+        description="Personal columns left out on purpose (table.column: why)."
+    )
+
+
+class AccountDeletedOut(OutputModel):
+    user_id: int
+    pseudonym: str
+    deleted_at: datetime
+    deleted: dict[str, int] = Field(description="Per table, rows deleted.")
+    kept: dict[str, int] = Field(
+        description="Per table, rows kept under the pseudonym, personal values erased where "
+        "the registry says so (chat texts, sanction reasons)."
+    )
+    behaviour_events_erased: int = Field(
+        description="Events whose text, anonymous id or properties were removed from the log."
+    )

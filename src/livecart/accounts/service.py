@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecart.accounts.errors import BadCredentials, BadRoleGrant, EmailTaken, LoginThrottled
+from livecart.accounts.errors import (
+    BadCredentials,
+    BadRoleGrant,
+    EmailTaken,
+    LoginThrottled,
+    WrongPassword,
+)
 from livecart.accounts.models import RoleGrant, User
-from livecart.accounts.schemas import GrantOut, Identity, Role, UserOut
+from livecart.accounts.schemas import GrantOut, Identity, PersonalRows, Role, UserOut
 from livecart.core.clock import Clock
 from livecart.core.errors import NotFound, PermissionDenied
 from livecart.core.ratelimit import FailureCounter
@@ -49,6 +58,7 @@ def identity_of(user: User) -> Identity:
         moderated_room_ids=frozenset(
             g.room_id for g in user.grants if g.role == Role.moderator and g.room_id
         ),
+        personalisation=user.personalisation,
     )
 
 
@@ -121,6 +131,7 @@ async def load_identity(session: AsyncSession, user_id: int) -> Identity | None:
                 User.email,
                 User.display_name,
                 User.is_active,
+                User.personalisation,
                 RoleGrant.role,
                 RoleGrant.brand_id,
                 RoleGrant.room_id,
@@ -141,6 +152,7 @@ async def load_identity(session: AsyncSession, user_id: int) -> Identity | None:
         moderated_room_ids=frozenset(
             g.room_id for g in grants if g.role == Role.moderator and g.room_id
         ),
+        personalisation=rows[0].personalisation,
     )
 
 
@@ -235,3 +247,112 @@ async def display_names(session: AsyncSession, user_ids: set[int]) -> dict[int, 
         return {}
     rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
     return {row.id: row.display_name for row in rows}
+
+
+# ---------------------------------------------------------------- privacy
+
+# Replaces a deleted account's password hash: not an Argon2 hash, so no password matches it.
+UNUSABLE_PASSWORD = "!deleted"  # noqa: S105 - a marker, not a secret
+
+
+async def personalisation_allowed(session: AsyncSession, user_id: int) -> bool:
+    """Whether this consumer allows personalisation (False for unknown and deleted accounts).
+
+    Ranking and targeted marketing call this (or `opted_out_among`) before reading a portrait:
+    it reads the database, so a change holds from the next request on, on every worker.
+    """
+    allowed = await session.scalar(
+        select(User.personalisation).where(User.id == user_id, User.is_active.is_(True))
+    )
+    return bool(allowed)
+
+
+async def opted_out_among(session: AsyncSession, user_ids: Collection[int]) -> set[int]:
+    """The ids among these that must not get personalised content or targeted messages."""
+    if not user_ids:
+        return set()
+    allowed = await session.scalars(
+        select(User.id).where(
+            User.id.in_(set(user_ids)),
+            User.is_active.is_(True),
+            User.personalisation.is_(True),
+        )
+    )
+    return set(user_ids) - set(allowed)
+
+
+async def set_personalisation(session: AsyncSession, *, actor: Identity, allowed: bool) -> bool:
+    """Switch the caller's consent to personalisation on or off; returns the new value."""
+    user = await get_user(session, actor.id)
+    user.personalisation = allowed
+    await session.flush()
+    return user.personalisation
+
+
+async def check_password_again(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    failures: FailureCounter,
+    actor: Identity,
+    password: str,
+) -> None:
+    """Confirm a grave request with the caller's password; failures count as failed logins."""
+    user = await get_user(session, actor.id)
+    key = f"email:{user.email}"
+    now = clock.now().timestamp()
+    wait = failures.blocked_for(key, now)
+    if wait > 0:
+        raise LoginThrottled("too many wrong passwords; try again later", retry_after=wait)
+    if not verify_password(user.password_hash, password):
+        failures.fail(key, now)
+        raise WrongPassword("the password is not right", details={"field": "password"})
+
+
+async def collect_rows(session: AsyncSession, queries: Mapping[str, Select[Any]]) -> PersonalRows:
+    """Run `select(table)` queries and return their rows as dicts, by table name."""
+    found: PersonalRows = {}
+    for table, query in queries.items():
+        found[table] = [dict(row) for row in (await session.execute(query)).mappings()]
+    return found
+
+
+async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
+    """The account row and role grants of a user, every column."""
+    return await collect_rows(
+        session,
+        {
+            "users": select(User.__table__).where(User.id == user_id),
+            "role_grants": select(RoleGrant.__table__).where(RoleGrant.user_id == user_id),
+        },
+    )
+
+
+async def pseudonymise(
+    session: AsyncSession, *, user_id: int, now: datetime
+) -> tuple[str, datetime]:
+    """Replace the account's personal values, drop its grants, lock it; idempotent.
+
+    The row stays, so orders and messages keep a buyer and an author, now a pseudonym.
+    Returns the pseudonym and when the account was deleted.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found", code="user_not_found")
+    deleted_at = user.deleted_at
+    if deleted_at is None:
+        pseudonym = f"deleted-{secrets.token_hex(8)}"
+        user.email = f"{pseudonym}@deleted.invalid"
+        user.display_name = pseudonym
+        user.deleted_at = deleted_at = now
+    user.password_hash = UNUSABLE_PASSWORD
+    user.is_active = False
+    user.personalisation = False
+    user.grants.clear()
+    await session.flush()
+    return user.display_name, deleted_at
+
+
+async def mark_erased(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+    """Record that an erasure pass, the event log included, has completed."""
+    await session.execute(update(User).where(User.id == user_id).values(erased_at=now))

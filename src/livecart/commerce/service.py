@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
-from livecart.accounts.schemas import Identity
+from livecart.accounts.schemas import Identity, PersonalRows
 from livecart.catalog import service as catalog
 from livecart.catalog.schemas import ProductStatus, SkuSnapshot
 from livecart.commerce.errors import (
@@ -1060,3 +1060,22 @@ async def _record_payment(
         quantity=sum(i.quantity for i in order.items),
         at=now,
     )
+
+
+async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
+    """A user's cart, orders, order items and payments (a privacy export)."""
+    theirs = select(Order.id).where(Order.user_id == user_id)
+    return await accounts.collect_rows(
+        session,
+        {
+            "cart_items": select(CartItem.__table__).where(CartItem.user_id == user_id),
+            "orders": select(Order.__table__).where(Order.user_id == user_id),
+            "order_items": select(OrderItem.__table__).where(OrderItem.order_id.in_(theirs)),
+            "payments": select(Payment.__table__).where(Payment.order_id.in_(theirs)),
+        },
+    )
+
+
+async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
+    """For a deleted account: the cart goes; orders and payments stay for the accounts."""
+    await session.execute(delete(CartItem).where(CartItem.user_id == user_id))

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
+from collections.abc import Collection
 from datetime import datetime
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from livecart.accounts.schemas import Identity
 from livecart.core.clock import Clock
@@ -194,3 +202,75 @@ def event_counts(root: Path) -> list[EventCount]:
     with open_log(root) as connection:
         rows = connection.execute(EVENTS_PER_DAY_SQL).fetchall()
     return [EventCount(day=day, event_type=kind, events=n) for day, kind, n in rows]
+
+
+# A privacy export: the events of one consumer.
+CONSUMER_EVENTS_SQL = """
+SELECT *
+FROM events
+WHERE consumer_id = ?
+ORDER BY occurred_at, event_id
+""".strip()
+
+
+def consumer_events(root: Path, consumer_id: int) -> list[dict[str, Any]]:
+    """Every event of one consumer in the log, oldest first (a privacy export); [] if none."""
+    if not log_files(root):
+        return []
+    with open_log(root) as connection:
+        # Through Arrow: DuckDB's own Python rows need pytz for timestamps with a time zone.
+        relation = connection.sql(CONSUMER_EVENTS_SQL, params=[consumer_id])
+        assert relation is not None  # a SELECT always has a result
+        rows: list[dict[str, Any]] = relation.to_arrow_table().to_pylist()
+    return rows
+
+
+def erase_consumer_events(root: Path, consumer_ids: Collection[int], fields: list[str]) -> int:
+    """Null `fields` in every logged event of these consumers; returns the events changed.
+
+    Parquet files cannot be updated in place, so each file holding such an event is rewritten
+    under a hidden name and renamed over the old one (readers see the old file or the new,
+    never half of one). An exclusive lock on `root/.erasure.lock` keeps two erasures (other
+    workers, a retry) from rewriting the same file from the same old copy. Only the
+    `consumer_id` column of the other files is read.
+    """
+    files = log_files(root)
+    if not files or not consumer_ids:
+        return 0
+    wanted = pa.array(sorted(set(consumer_ids)), pa.int64())
+    changed = 0
+    with (root / ".erasure.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for path in log_files(root):
+            ids = pq.read_table(path, columns=["consumer_id"], partitioning=None)["consumer_id"]
+            if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
+                continue
+            table = pq.read_table(path, partitioning=None)
+            mine = pc.is_in(table["consumer_id"], value_set=wanted)
+            present = [name for name in fields if name in table.column_names]
+            held = [pc.and_(mine, pc.is_valid(table[name])) for name in present]
+            count = int(pc.sum(reduce(pc.or_, held)).as_py() or 0) if held else 0
+            if not count:
+                continue
+            for name in present:
+                column = table[name]
+                blank = pa.nulls(len(table), column.type)
+                table = table.set_column(
+                    table.schema.get_field_index(name), name, pc.if_else(mine, blank, column)
+                )
+            _replace_file(path, table)
+            changed += count
+    return changed
+
+
+def _replace_file(path: Path, table: Any) -> None:
+    tmp = path.with_name(f".{path.name}.erase.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

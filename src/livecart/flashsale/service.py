@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livecart.accounts.schemas import Identity
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import Identity, PersonalRows
 from livecart.catalog import service as catalog
 from livecart.catalog.errors import SkuNotFound
 from livecart.catalog.schemas import ProductStatus
@@ -936,4 +937,18 @@ async def stock_books(
         in_flight=books.in_flight,
         drift=books.drift,
         checked_at=books.checked_at,
+    )
+
+
+async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
+    """A user's flash-sale holdings and reservations (a privacy export; both are kept on
+    deletion, since they back the orders)."""
+    return await accounts.collect_rows(
+        session,
+        {
+            "flash_holdings": select(FlashHolding.__table__).where(FlashHolding.user_id == user_id),
+            "flash_reservations": select(FlashReservation.__table__).where(
+                FlashReservation.user_id == user_id
+            ),
+        },
     )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
-from livecart.accounts.schemas import Identity, Role
+from livecart.accounts.schemas import Identity, PersonalRows, Role
 from livecart.catalog import service as catalog
 from livecart.catalog.schemas import ProductCard, ProductStatus
 from livecart.core.clock import Clock, SystemClock
@@ -1051,3 +1051,31 @@ async def reserved_user_ids(session: AsyncSession, *, session_id: int) -> list[i
         select(Reservation.user_id).where(Reservation.session_id == session_id)
     )
     return list(rows)
+
+
+async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
+    """A user's chat messages, sanctions against them and reservations (a privacy export)."""
+    return await accounts.collect_rows(
+        session,
+        {
+            "chat_messages": select(ChatMessage.__table__).where(ChatMessage.user_id == user_id),
+            "room_sanctions": select(RoomSanction.__table__).where(RoomSanction.user_id == user_id),
+            "session_reservations": select(Reservation.__table__).where(
+                Reservation.user_id == user_id
+            ),
+        },
+    )
+
+
+async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
+    """For a deleted account: chat texts emptied (and hidden), sanction reasons emptied,
+    reservations dropped. Idempotent."""
+    await session.execute(
+        update(ChatMessage)
+        .where(ChatMessage.user_id == user_id)
+        .values(text="", status=ChatStatus.deleted.value)
+    )
+    await session.execute(
+        update(RoomSanction).where(RoomSanction.user_id == user_id).values(reason="")
+    )
+    await session.execute(delete(Reservation).where(Reservation.user_id == user_id))
