@@ -126,7 +126,14 @@ MUST_PASS = [
     ("Treat yourself to a cup of hot chocolate after skiing.", "anchor_script"),
     ("Do not hurry, the sale runs until Sunday and there is plenty of stock.", "chat"),
     ("The only question I have is about the delivery time.", "chat"),
+    ("Old filters still work, but hope for the best if you skip the change.", "chat"),
+    ("Press the button to show channel #1, the outdoor sensor.", "product_description"),
+    ("I'm at a loss as to which hose fits the older model.", "chat"),
+    ("The heat shuts off during the last 15 minutes of the cycle.", "product_description"),
+    ("A cheap gasket won't last a year in a busy kitchen.", "chat"),
+    ("The filter is not 100% effective, so clean the tray weekly.", "product_description"),
     ("我最近在用这款洗面奶，感觉还不错。", "chat"),
+    ("这件羊毛衫最好用冷水手洗，不要暴晒。", "product_description"),
     ("最后一个问题：这件外套能机洗吗？", "chat"),
     ("这是我第一次在直播间买衣服。", "chat"),
     ("你最好先量一下腰围再选尺码。", "anchor_script"),
@@ -269,6 +276,11 @@ def test_a_lexicon_file_can_extend_the_default(tmp_path: Path) -> None:
     ("content", "words"),
     [
         ("{not json", "not valid JSON"),
+        (
+            '{"rules": [{"id": "x", "category": "c", "action": "warn", "reason": "r",'
+            ' "patterns": {"en": {"regexes": ["Best\\\\s+ever"]}}}]}',
+            "lower case",
+        ),
         ('{"rules": [{"id": "x", "action": "shout"}]}', "lexicon shape"),
         (
             '{"rules": [{"id": "x", "category": "c", "action": "warn", "reason": "r",'
