@@ -23,6 +23,11 @@ def upgrade(async_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(async_url), revision)
 
 
+def downgrade(async_url: str, revision: str) -> None:
+    """Revert migrations down to `revision`."""
+    command.downgrade(alembic_config(async_url), revision)
+
+
 def current_heads() -> tuple[str, ...]:
     """The head revisions of the migration history."""
     from alembic.script import ScriptDirectory
