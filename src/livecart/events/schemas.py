@@ -30,6 +30,9 @@ class EventType(StrEnum):
     ADD_TO_CART = "add_to_cart"
     ORDER = "order"
     PAYMENT = "payment"
+    # Only imported outside history has these so far (Taobao favourites, retail returns).
+    FAVOURITE = "favourite"
+    RETURN = "return"
 
 
 EVENT_ARROW_SCHEMA = pa.schema(
@@ -58,7 +61,7 @@ EVENT_ARROW_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class BehaviourEvent:
-    """One behaviour event; `source` is server, client or demo."""
+    """One behaviour event; `source` is server, client, demo or import:<format>."""
 
     event_id: str
     event_type: EventType

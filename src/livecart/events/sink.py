@@ -3,6 +3,7 @@
 Layout: `root/date=YYYY-MM-DD/part-<first event time>-<random>.parquet`, one file per flush and
 UTC day (Hive partitioning, so DuckDB and Spark see a `date` column). A file is written under
 a hidden temporary name, synced and renamed, so readers never see half a file.
+`StagedLogFiles` writes a batch (an import) the same way, all its files or none.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Sequence
-from datetime import UTC
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date
 from pathlib import Path
 from typing import Protocol
 
@@ -42,6 +43,99 @@ class EventSink(Protocol):
 def partition_dir(root: Path, event: BehaviourEvent) -> Path:
     """The folder an event is written to: its UTC day."""
     return root / f"date={event.day.isoformat()}"
+
+
+def _part_file(folder: Path, events: Sequence[BehaviourEvent], tag: str, fsync: bool) -> Path:
+    """Write events, by time, to a hidden temporary file in folder; returns its path.
+
+    The final name is the temporary name without the leading dot and the `.tmp` suffix.
+    """
+    ordered = sorted(events, key=lambda e: e.occurred_at)
+    table = pa.Table.from_pylist([e.to_row() for e in ordered], schema=EVENT_ARROW_SCHEMA)
+    first = ordered[0].occurred_at.astimezone(UTC).strftime("%H%M%S%f")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".part-{first}-{tag}.parquet.tmp"
+    try:
+        with tmp.open("wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _publish(tmp: Path) -> Path:
+    final = tmp.with_name(tmp.name[1 : -len(".tmp")])
+    os.replace(tmp, final)
+    return final
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StagedLogFiles:
+    """A batch written into the log (imported history) that appears all at once or not at all.
+
+    `stage` writes events as one file per UTC day under hidden temporary names, as often as
+    needed to bound memory; `publish` renames every staged file into place. Leaving the
+    `with` block without publishing (an error, a refusal) deletes what was staged. Names are
+    `part-<first event time>-<tag>-<n>.parquet`: a `tag` that is the same for the same input
+    (a digest of an imported file) makes a repeated write replace its own files.
+    """
+
+    def __init__(self, root: Path, *, tag: str, fsync: bool = True) -> None:
+        self.root = root
+        self.tag = tag
+        self.fsync = fsync
+        self._staged: list[Path] = []
+        self._stages = 0
+        self._published: list[Path] | None = None
+
+    def __enter__(self) -> StagedLogFiles:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._published is None:
+            self.discard()
+
+    def stage(self, events: Iterable[BehaviourEvent]) -> int:
+        """Write events to hidden files, one per UTC day; returns how many were written."""
+        by_day: dict[date, list[BehaviourEvent]] = {}
+        for event in events:
+            by_day.setdefault(event.day, []).append(event)
+        tag = f"{self.tag}-{self._stages}"
+        self._stages += 1
+        for day in sorted(by_day):
+            folder = partition_dir(self.root, by_day[day][0])
+            self._staged.append(_part_file(folder, by_day[day], tag, self.fsync))
+        return sum(len(day) for day in by_day.values())
+
+    def publish(self) -> list[Path]:
+        """Rename every staged file into the log; returns the final paths."""
+        finals = [_publish(tmp) for tmp in self._staged]
+        if self.fsync:
+            for folder in sorted({path.parent for path in finals}):
+                _fsync_dir(folder)
+        self._published = finals
+        self._staged = []
+        return finals
+
+    def discard(self) -> None:
+        """Delete every staged file that was not published (and day folders left empty)."""
+        for tmp in self._staged:
+            tmp.unlink(missing_ok=True)
+        for folder in sorted({tmp.parent for tmp in self._staged}):
+            with contextlib.suppress(OSError):  # not empty: other files of that day
+                folder.rmdir()
+        self._staged = []
 
 
 def log_files(root: Path) -> list[Path]:
@@ -170,29 +264,15 @@ class ParquetEventSink:
         return written
 
     def _write_file(self, folder: Path, events: Sequence[BehaviourEvent]) -> Path:
-        ordered = sorted(events, key=lambda e: e.occurred_at)
-        table = pa.Table.from_pylist([e.to_row() for e in ordered], schema=EVENT_ARROW_SCHEMA)
-        first = ordered[0].occurred_at.astimezone(UTC).strftime("%H%M%S%f")
-        name = f"part-{first}-{uuid.uuid4().hex[:12]}.parquet"
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{name}.tmp"
+        tmp = _part_file(folder, events, uuid.uuid4().hex[:12], self.fsync)
         try:
-            with tmp.open("wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                if self.fsync:
-                    os.fsync(handle.fileno())
-            os.replace(tmp, folder / name)
+            final = _publish(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         if self.fsync:
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        return folder / name
+            _fsync_dir(folder)
+        return final
 
     async def _run(self) -> None:
         while not self._stop.is_set():
