@@ -5,6 +5,9 @@ separated, one header line) and UCI Online Retail (CSV with `InvoiceNo, Quantity
 InvoiceDate, UnitPrice, CustomerID`; invoices starting with C are cancellations). As in the
 customer-base literature, all purchases of a customer on one day are one transaction.
 Spend is kept in integer minor units (cents) until the model needs a number.
+
+The line parsers (`read_cdnow_lines`, `read_retail_lines`) are shared with the importers
+(`insights/importers.py`), which keep every line instead of summing purchase days.
 """
 
 from __future__ import annotations
@@ -43,6 +46,35 @@ class LineProblem:
 
     line: int
     message: str
+
+
+@dataclass(frozen=True)
+class CdnowLine:
+    """One CDNOW purchase line: the customer, the day, the CDs and the spend in cents."""
+
+    customer_id: str
+    day: date
+    cds: int
+    minor: int
+
+
+@dataclass(frozen=True)
+class RetailLine:
+    """One Online Retail invoice line as written (quantity negative on cancellations)."""
+
+    invoice: str
+    stock_code: str
+    description: str
+    quantity: Decimal
+    invoiced_at: datetime
+    unit_price: Decimal
+    customer_id: str | None
+    country: str
+
+    @property
+    def cancellation(self) -> bool:
+        """Invoices starting with C cancel (return) earlier lines."""
+        return self.invoice.upper().startswith("C")
 
 
 @dataclass
@@ -104,11 +136,12 @@ def problems_error(path: Path, problems: list[LineProblem]) -> InvalidInputFile:
     )
 
 
-def _open_lines(path: Path, progress: Progress | None) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: Path, progress: Progress | None) -> Iterator[tuple[int, str]]:
     """Numbered lines of a text file; bytes that are not UTF-8 become U+FFFD, not a crash."""
     if not path.is_file():
         raise InputFileMissing(f"{path}: no such file", details={"file": str(path)})
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+    # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first field.
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
         done = 0
         for number, line in enumerate(handle, start=1):
             done += len(line)
@@ -120,11 +153,13 @@ def _open_lines(path: Path, progress: Progress | None) -> Iterator[tuple[int, st
             progress(done)
 
 
-def _minor_units(amount: Decimal) -> int:
+def minor_units(amount: Decimal) -> int:
+    """An amount in major units (dollars, pounds) as whole minor units, half to even."""
     return int((amount * 100).quantize(_CENT, rounding=ROUND_HALF_EVEN))
 
 
-def _decimal(text: str, name: str) -> Decimal:
+def parse_decimal(text: str, name: str) -> Decimal:
+    """A finite decimal number, else a ValueError naming the field."""
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -134,27 +169,36 @@ def _decimal(text: str, name: str) -> Decimal:
     return value
 
 
-def _cdnow_line(log: TransactionLog, fields: list[str]) -> None:
+def parse_cdnow_fields(fields: list[str]) -> CdnowLine:
+    """One whitespace-split CDNOW data line; a ValueError says what is wrong with it."""
     if len(fields) != 4:
         raise ValueError(f"expected 4 fields ({' '.join(CDNOW_HEADER)}), found {len(fields)}")
     customer, day_text, cds, dollars = fields
     try:
-        if len(day_text) != 8:
+        # Sliced rather than strptime: the same result for 8 ASCII digits, and 4 times faster.
+        if len(day_text) != 8 or not day_text.isascii() or not day_text.isdigit():
             raise ValueError
-        day = datetime.strptime(day_text, "%Y%m%d").date()
+        day = date(int(day_text[:4]), int(day_text[4:6]), int(day_text[6:]))
     except ValueError:
         raise ValueError(f"date {day_text!r} is not YYYYMMDD") from None
     if not cds.isdigit():
         raise ValueError(f"number_of_cds {cds!r} is not a whole number")
-    amount = _decimal(dollars, "dollar_value")
+    amount = parse_decimal(dollars, "dollar_value")
     if amount < 0:
         raise ValueError(f"dollar_value {dollars!r} is negative")
-    log.add(customer, day, _minor_units(amount))
+    return CdnowLine(customer, day, int(cds), minor_units(amount))
 
 
-def _read_cdnow(path: Path, progress: Progress | None) -> TransactionLog:
-    log = TransactionLog()
-    for number, line in _open_lines(path, progress):
+def read_cdnow_lines(
+    path: Path, *, on_line: Callable[[int, CdnowLine], None], progress: Progress | None = None
+) -> tuple[int, list[LineProblem]]:
+    """Feed each CDNOW data line to `on_line`; returns the data lines and the unreadable ones.
+
+    A ValueError raised by `on_line` counts as a problem of that line too.
+    """
+    data_lines = 0
+    problems: list[LineProblem] = []
+    for number, line in numbered_lines(path, progress):
         fields = line.split()
         if number == 1:
             if fields != CDNOW_HEADER:
@@ -166,21 +210,31 @@ def _read_cdnow(path: Path, progress: Progress | None) -> TransactionLog:
             continue
         if not fields:
             continue
-        log.data_lines += 1
+        data_lines += 1
         try:
-            _cdnow_line(log, fields)
+            on_line(number, parse_cdnow_fields(fields))
         except ValueError as exc:
-            log.problems.append(LineProblem(number, str(exc)))
+            problems.append(LineProblem(number, str(exc)))
+    return data_lines, problems
+
+
+def _read_cdnow(path: Path, progress: Progress | None) -> TransactionLog:
+    log = TransactionLog()
+
+    def add(_: int, line: CdnowLine) -> None:
+        log.add(line.customer_id, line.day, line.minor)
+
+    log.data_lines, log.problems = read_cdnow_lines(path, on_line=add, progress=progress)
     return log
 
 
 _RETAIL_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M")
 
 
-def _retail_day(text: str) -> date:
+def _retail_time(text: str) -> datetime:
     for pattern in _RETAIL_DATE_FORMATS:
         try:
-            return datetime.strptime(text.strip(), pattern).date()
+            return datetime.strptime(text.strip(), pattern)
         except ValueError:
             continue
     raise ValueError(f"InvoiceDate {text!r} is not a date and time")
@@ -192,21 +246,37 @@ def _retail_customer(text: str) -> str:
     return value[:-2] if value.endswith(".0") else value
 
 
-def _retail_row(log: TransactionLog, row: dict[str, str]) -> None:
+def parse_retail_row(row: dict[str, str]) -> RetailLine:
+    """One Online Retail CSV row by column name; a ValueError says what is wrong with it."""
     values = {name: row.get(name, "").strip() for name in RETAIL_COLUMNS}
-    day = _retail_day(values["InvoiceDate"])
-    quantity = _decimal(values["Quantity"], "Quantity")
-    price = _decimal(values["UnitPrice"], "UnitPrice")
+    invoiced_at = _retail_time(values["InvoiceDate"])
+    quantity = parse_decimal(values["Quantity"], "Quantity")
+    price = parse_decimal(values["UnitPrice"], "UnitPrice")
     if not values["InvoiceNo"]:
         raise ValueError("InvoiceNo is empty")
-    if values["InvoiceNo"].upper().startswith("C"):
+    return RetailLine(
+        invoice=values["InvoiceNo"],
+        stock_code=row.get("StockCode", "").strip(),
+        description=row.get("Description", "").strip(),
+        quantity=quantity,
+        invoiced_at=invoiced_at,
+        unit_price=price,
+        customer_id=_retail_customer(values["CustomerID"]) if values["CustomerID"] else None,
+        country=row.get("Country", "").strip(),
+    )
+
+
+def _add_retail(log: TransactionLog, line: RetailLine) -> None:
+    if line.cancellation:
         log.exclude("cancellations")
-    elif not values["CustomerID"]:
+    elif line.customer_id is None:
         log.exclude("no_customer")
-    elif quantity <= 0 or price < 0:
+    elif line.quantity <= 0 or line.unit_price < 0:
         log.exclude("not_a_sale")  # stock adjustments written as invoices
     else:
-        log.add(_retail_customer(values["CustomerID"]), day, _minor_units(quantity * price))
+        log.add(
+            line.customer_id, line.invoiced_at.date(), minor_units(line.quantity * line.unit_price)
+        )
 
 
 def _read_csv(
@@ -214,12 +284,12 @@ def _read_csv(
     *,
     required: list[str],
     what: str,
-    row: Callable[[dict[str, str]], None],
+    row: Callable[[int, dict[str, str]], None],
     progress: Progress | None,
 ) -> tuple[int, list[LineProblem]]:
-    """Feed each data row of a CSV file to `row`; its ValueErrors become numbered problems."""
+    """Feed each data row and its first line number to `row`; its ValueErrors become problems."""
     # csv needs the text back; quoted fields may hold newlines, so csv's own line count is used.
-    reader = csv.reader(io.StringIO("".join(line for _, line in _open_lines(path, progress))))
+    reader = csv.reader(io.StringIO("".join(line for _, line in numbered_lines(path, progress))))
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
@@ -240,23 +310,35 @@ def _read_csv(
             if not any(field.strip() for field in fields):
                 continue
             rows += 1
-            if len(fields) > len(header):
+            if len(fields) != len(header):
                 raise ValueError(f"{len(fields)} fields, the header names {len(header)}")
-            row(dict(zip(header, fields, strict=False)))
+            row(start, dict(zip(header, fields, strict=False)))
         except StopIteration:
             return rows, problems
         except (ValueError, csv.Error) as exc:
             problems.append(LineProblem(start, str(exc)))
 
 
-def _read_online_retail(path: Path, progress: Progress | None) -> TransactionLog:
-    log = TransactionLog()
-    log.data_lines, log.problems = _read_csv(
+def read_retail_lines(
+    path: Path, *, on_line: Callable[[int, RetailLine], None], progress: Progress | None = None
+) -> tuple[int, list[LineProblem]]:
+    """Feed each Online Retail row to `on_line`; returns the data rows and the unreadable ones.
+
+    A ValueError raised by `on_line` counts as a problem of that row too.
+    """
+    return _read_csv(
         path,
         required=RETAIL_COLUMNS,
         what="Online Retail",
-        row=lambda values: _retail_row(log, values),
+        row=lambda number, values: on_line(number, parse_retail_row(values)),
         progress=progress,
+    )
+
+
+def _read_online_retail(path: Path, progress: Progress | None) -> TransactionLog:
+    log = TransactionLog()
+    log.data_lines, log.problems = read_retail_lines(
+        path, on_line=lambda _, line: _add_retail(log, line), progress=progress
     )
     return log
 
@@ -280,7 +362,7 @@ def _summary_row(fields: dict[str, str]) -> tuple[str, float, float, float]:
     values = {name: fields.get(name, "").strip() for name in SUMMARY_COLUMNS}
     numbers: dict[str, float] = {}
     for name in SUMMARY_COLUMNS[1:]:
-        number = float(_decimal(values[name], name))
+        number = float(parse_decimal(values[name], name))
         if number < 0:
             raise ValueError(f"{name} {values[name]!r} is negative")
         numbers[name] = number
@@ -298,7 +380,7 @@ def read_summary(path: Path) -> SummaryFile:
     ids: list[str] = []
     rows: list[tuple[float, float, float]] = []
 
-    def add(values: dict[str, str]) -> None:
+    def add(_: int, values: dict[str, str]) -> None:
         customer, frequency, recency, age = _summary_row(values)
         ids.append(customer)
         rows.append((frequency, recency, age))
