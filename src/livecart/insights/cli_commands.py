@@ -1,4 +1,5 @@
-"""`livecart insights clv ...`: BG/NBD and Gamma-Gamma fits, scores and the holdout check."""
+"""`livecart insights clv ...` (BG/NBD and Gamma-Gamma fits, scores, the holdout check) and
+`livecart import ...` (outside history into the behaviour-event log)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from livecart.core.errors import DomainError, InvalidInput, NotFound
+from livecart.core.clock import SystemClock
+from livecart.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from livecart.events.cli_commands import DataDir, log_root
 from livecart.insights.errors import InvalidInputFile
-from livecart.insights.schemas import HoldoutReport, InputReport, ScoreReport
+from livecart.insights.schemas import HoldoutReport, ImportReport, InputReport, ScoreReport
 
 if TYPE_CHECKING:
+    from livecart.insights.importers import Format
     from livecart.insights.transactions import Layout, TransactionLog
+    from livecart.insights.transactions import Progress as ReadProgress
 
 # The model code (numpy, SciPy, matplotlib) is imported inside the commands: every other
 # `livecart` command, `serve` included, starts without paying for it.
@@ -31,6 +36,11 @@ clv_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(clv_app, name="clv")
+# Registered as `livecart import` by cli.py.
+import_app = typer.Typer(
+    help="Import outside history into the behaviour-event log (bad lines are reported).",
+    no_args_is_help=True,
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -76,8 +86,9 @@ def _run(as_json: bool, job: Callable[[], T]) -> T:
     if as_json:
         typer.echo(json.dumps(failure.to_dict()))
     errors.print(f"[red]error[/red] ({failure.code}): {failure.message}", soft_wrap=True)
-    # 2 for input the user can fix (like a usage error), 1 for a model that could not be fitted.
-    raise typer.Exit(2 if isinstance(failure, InvalidInput | NotFound) else 1)
+    # 2 for input the user can fix (like a usage error, or a file imported before), 1 for a
+    # model that could not be fitted.
+    raise typer.Exit(2 if isinstance(failure, InvalidInput | NotFound | Conflict) else 1)
 
 
 @contextmanager
@@ -86,18 +97,22 @@ def _step(text: str) -> Iterator[None]:
         yield
 
 
-def _read(path: Path, layout: Layout, skip_bad_lines: bool) -> tuple[TransactionLog, InputReport]:
-    from livecart.insights import service
-
+@contextmanager
+def _reading(path: Path) -> Iterator[ReadProgress]:
+    """A progress bar on stderr over the file's size; yields the readers' progress callback."""
     size = path.stat().st_size if path.is_file() else 0
     columns = (TextColumn("reading {task.description}"), BarColumn(), DownloadColumn())
     with Progress(*columns, TimeElapsedColumn(), console=errors, transient=True) as progress:
         task = progress.add_task(path.name, total=size)
+        yield lambda done: progress.advance(task, done)
+
+
+def _read(path: Path, layout: Layout, skip_bad_lines: bool) -> tuple[TransactionLog, InputReport]:
+    from livecart.insights import service
+
+    with _reading(path) as progress:
         log, report = service.read_log(
-            path,
-            layout=layout,
-            skip_bad_lines=skip_bad_lines,
-            progress=lambda done: progress.advance(task, done),
+            path, layout=layout, skip_bad_lines=skip_bad_lines, progress=progress
         )
     if report.bad_lines:
         errors.print(
@@ -253,6 +268,74 @@ def holdout(
     console.print(table)
     if report.chart:
         console.print(f"chart: {report.chart}")
+
+
+ImportFile = Annotated[Path, typer.Argument(help="The file to import.", dir_okay=False)]
+Strict = Annotated[
+    bool,
+    typer.Option("--strict", help="Refuse the whole file if any line is bad (exit 2)."),
+]
+# What each `livecart import FORMAT` reads, for its help text.
+IMPORT_FORMATS: tuple[tuple[Format, str], ...] = (
+    ("taobao", "a Taobao UserBehavior CSV: user_id,item_id,category_id,pv|cart|fav|buy,unix time"),
+    ("cdnow", "a CDNOW transactions file: customer_id date number_of_cds dollar_value"),
+    ("online-retail", "a UCI Online Retail CSV (invoices starting with C become returns)"),
+)
+
+
+def _import(fmt: Format, path: Path, *, data_dir: Path | None, strict: bool, as_json: bool) -> None:
+    from livecart.insights.importers import import_file
+    from livecart.insights.transactions import SHOWN_PROBLEMS
+
+    root = log_root(data_dir)
+
+    def job() -> ImportReport:
+        with _reading(path) as progress:
+            return import_file(
+                root, path, fmt=fmt, now=SystemClock().now(), strict=strict, progress=progress
+            )
+
+    report = _run(as_json, job)
+    if as_json:
+        typer.echo(report.model_dump_json())
+        return
+    console.print(
+        f"imported {report.imported:,} events from {report.lines:,} lines of {path.name} "
+        f"({fmt}) into {report.log}, {len(report.written):,} file(s)",
+        soft_wrap=True,
+        markup=False,
+    )
+    table = Table("event type", "events", title="imported")
+    for kind, count in report.by_type.items():
+        table.add_row(kind, f"{count:,}")
+    console.print(table)
+    for reason, count in report.skipped.items():
+        console.print(f"left out as {reason.replace('_', ' ')}: {count:,} line(s)")
+    if report.without_customer:
+        console.print(
+            f"{report.without_customer:,} line(s) without a customer id: imported with no "
+            "anonymous_id (they count in sales, not in any portrait)"
+        )
+    if report.bad:
+        console.print(f"[yellow]{len(report.bad):,} bad line(s) not imported[/yellow]:")
+        for bad in report.bad[:SHOWN_PROBLEMS]:
+            console.print(f"  line {bad.line}: {bad.reason}", soft_wrap=True, markup=False)
+        if len(report.bad) > SHOWN_PROBLEMS:
+            console.print(f"  ... and {len(report.bad) - SHOWN_PROBLEMS:,} more (all with --json)")
+
+
+def _import_command(fmt: Format, reads: str) -> Callable[..., None]:
+    def command(
+        file: ImportFile, data_dir: DataDir = None, strict: Strict = False, as_json: AsJson = False
+    ) -> None:
+        _import(fmt, file, data_dir=data_dir, strict=strict, as_json=as_json)
+
+    command.__doc__ = f"Import {reads}."
+    return command
+
+
+for _fmt, _reads in IMPORT_FORMATS:
+    import_app.command(_fmt)(_import_command(_fmt, _reads))
 
 
 class PortraitEngine(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livecart.core.errors import DomainError, InvalidInput, NotFound
+from livecart.core.errors import Conflict, DomainError, InvalidInput, NotFound
 
 
 class InputFileMissing(NotFound):
@@ -22,3 +22,16 @@ class InvalidSummary(InvalidInput):
 class FitFailed(DomainError):
     status = 422
     code = "fit_failed"
+
+
+class ImportWriteFailed(DomainError):
+    """The event log could not be written; nothing of the file was imported."""
+
+    status = 500
+    code = "import_write_failed"
+
+
+class AlreadyImported(Conflict):
+    """The same file (by SHA-256) was imported into this event log before."""
+
+    code = "already_imported"

@@ -64,3 +64,24 @@ class HoldoutReport(BaseModel):
     tracking: list[TrackingWeek]
     chart: str | None
     input: InputReport
+
+
+class BadLineOut(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportReport(BaseModel):
+    """`livecart import FORMAT FILE`: what was read, imported, left out, and where it went."""
+
+    format: str
+    file: str
+    sha256: str
+    lines: int
+    imported: int
+    bad: list[BadLineOut]
+    by_type: dict[str, int]
+    skipped: dict[str, int]
+    without_customer: int
+    log: str
+    written: list[str]
