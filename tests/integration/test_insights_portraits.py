@@ -14,18 +14,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from livecart.cli import app
 from livecart.events import service
-from livecart.events.schemas import BehaviourEvent, EventType
+from livecart.events.schemas import EVENT_ARROW_SCHEMA, BehaviourEvent, EventType
 from livecart.events.sink import ParquetEventSink
 from livecart.insights import portraits
 
 runner = CliRunner()
-FLOATS = {"watch_seconds", "average_stay_seconds", "interactions_per_hour"}
+FLOATS = {"watch_seconds", "average_stay_seconds", "interactions_per_hour", "return_rate"}
 QUESTION_WORDS = (
     "什么", "怎么", "多少", "为什么", "哪里", "哪个", "哪些", "几号", "有没有", "能不能", "是不是",
 )  # fmt: skip
@@ -96,6 +97,10 @@ def expected_portraits(events: list[BehaviourEvent], as_of: date) -> dict[str, d
         hours = Counter(e.occurred_at.hour for e in mine)
         histogram = [hours.get(h, 0) for h in range(24)]
         order_days = {e.day for e in orders}
+        units = sum(1 if e.quantity is None else e.quantity for e in orders)
+        returned = sum(
+            1 if e.quantity is None else e.quantity for e in mine if e.event_type.value == "return"
+        )
         rows[key] = {
             "consumer_key": key,
             "consumer_id": mine[0].consumer_id,
@@ -126,9 +131,11 @@ def expected_portraits(events: list[BehaviourEvent], as_of: date) -> dict[str, d
             "paid_orders": len(
                 {e.order_id for e in mine if e.event_type is EventType.PAYMENT and e.order_id}
             ),
-            "units": sum(e.quantity or 0 for e in orders),
+            "units": units,
             "spend": sum(e.amount or 0 for e in orders),
             "returns": kinds["return"],
+            "returned_units": returned,
+            "return_rate": returned / units if units else None,
             "first_seen": min(e.occurred_at for e in mine),
             "last_seen": max(e.occurred_at for e in mine),
             "days_active": len({e.day for e in mine}),
@@ -408,3 +415,40 @@ def test_cli_reports_a_missing_or_empty_log(tmp_path: Path) -> None:
         assert json.loads(result.stdout)["error"]["code"] == code
         assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def raw_rows() -> pa.Table:
+    """Favourites and returns (imported history's types), as rows of the log's schema."""
+    base = {name: None for name in EVENT_ARROW_SCHEMA.names} | {"source": "import:online-retail"}
+    rows = [
+        {"event_type": "order", "quantity": 3, "amount": 900, "order_id": 7},
+        {"event_type": "favourite", "product_id": 4},
+        {"event_type": "return", "quantity": 1, "amount": 300},
+        {"event_type": "return"},  # no quantity: one unit
+        {"event_type": "order", "quantity": 1, "amount": 500, "anonymous_id": "retail:9"},
+    ]
+    table = [
+        base
+        | {"event_id": f"e{i}", "occurred_at": at(2, 10 + i), "consumer_id": 5}
+        | row
+        | ({"consumer_id": None} if row.get("anonymous_id") else {})
+        for i, row in enumerate(rows)
+    ]
+    return pa.Table.from_pylist(table, schema=EVENT_ARROW_SCHEMA)
+
+
+@pytest.mark.spark
+def test_favourites_and_returns(spark: Any, tmp_path: Path) -> None:
+    # Written straight in the log's layout and schema, as an import of those types would be.
+    root = tmp_path / "events"
+    (root / "date=2026-03-02").mkdir(parents=True)
+    pq.write_table(raw_rows(), root / "date=2026-03-02" / "part-100000000000-raw.parquet")
+    on_duckdb = portraits.run_duckdb(root)
+    got = {r["consumer_key"]: r for r in rows(on_duckdb)}
+    five = got["5"]
+    assert (five["favourites"], five["returns"], five["returned_units"]) == (1, 2, 2)
+    assert five["units"] == 3 and five["return_rate"] == pytest.approx(2 / 3)
+    assert got["retail:9"]["return_rate"] == 0.0
+
+    on_spark = portraits.run_spark(root, session=spark)
+    assert_same_rows(rows(on_spark), rows(on_duckdb))

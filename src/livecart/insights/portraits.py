@@ -65,6 +65,8 @@ PORTRAIT_ARROW_SCHEMA = pa.schema(
         pa.field("units", pa.int64(), nullable=False),
         pa.field("spend", pa.int64(), nullable=False),
         pa.field("returns", pa.int64(), nullable=False),
+        pa.field("returned_units", pa.int64(), nullable=False),
+        pa.field("return_rate", pa.float64()),
         pa.field("first_seen", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("last_seen", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("days_active", pa.int64(), nullable=False),
@@ -163,9 +165,11 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
         favourites=count_of("favourite"),
         orders=when(("order",), order_ref).nunique().cast("int64"),
         paid_orders=when(("payment",), order_ref).nunique().cast("int64"),
-        units=when(("order",), e.quantity).sum().fill_null(0).cast("int64"),
+        # A line without a quantity (a Taobao buy) is one unit.
+        units=when(("order",), e.quantity.fill_null(1)).sum().fill_null(0).cast("int64"),
         spend=when(("order",), e.amount).sum().fill_null(0).cast("int64"),
         returns=count_of("return"),
+        returned_units=when(("return",), e.quantity.fill_null(1)).sum().fill_null(0).cast("int64"),
         first_seen=e.occurred_at.min(),
         last_seen=e.occurred_at.max(),
         days_active=e.day.nunique().cast("int64"),
@@ -211,6 +215,7 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
             ibis.literal(as_of, type="date").delta(t.last_order_day, unit="day").cast("int64"),
             ibis.null("int64"),
         ),
+        return_rate=ibis.ifelse(t.units > 0, t.returned_units / t.units, ibis.null("float64")),
         monetary=t.spend,
         is_buyer=t.orders > 0,
     )
@@ -230,7 +235,7 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
     return t.select(*PORTRAIT_FIELDS).order_by("consumer_key")
 
 
-def _as_arrow(result: pa.Table) -> pa.Table:
+def as_portrait_rows(result: pa.Table) -> pa.Table:
     """The engine's rows in the portrait schema (same types whichever engine made them)."""
     columns = []
     for name in PORTRAIT_FIELDS:
@@ -256,7 +261,7 @@ def _run(events: ir.Table, engine: Engine, as_of: date | None, step: Step) -> Po
     started = time.perf_counter()
     day = as_of if as_of is not None else _latest_day(events)
     step(f"computing portraits on {engine.value} (as of {day.isoformat()})")
-    table = _as_arrow(portraits(events, as_of=day).to_pyarrow())
+    table = as_portrait_rows(portraits(events, as_of=day).to_pyarrow())
     return PortraitRun(engine, day, table, time.perf_counter() - started)
 
 
