@@ -345,6 +345,9 @@ def _spark(session: SparkSession, files: list[Path], as_of: date | None, step: S
     # file is read with the same types.
     columns = ", ".join(EVENT_ARROW_SCHEMA.names)
     frame = session.read.parquet(*(p.as_posix() for p in files)).selectExpr(*columns.split(", "))
+    # The pipeline reads the events in several branches (and once for the default as-of
+    # day): cached, the files are listed and decoded once.
+    frame = frame.cache()
     view = f"livecart_events_{time.monotonic_ns()}"
     frame.createOrReplaceTempView(view)
     try:
@@ -352,6 +355,7 @@ def _spark(session: SparkSession, files: list[Path], as_of: date | None, step: S
         return _run(backend.table(view), Engine.spark, as_of, step)
     finally:
         session.catalog.dropTempView(view)
+        frame.unpersist()
 
 
 def run(
