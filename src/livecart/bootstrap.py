@@ -25,6 +25,7 @@ from livecart.realtime.hub import Hub
 from livecart.realtime.redis_broker import RedisBroker
 from livecart.realtime.viewer_counts import LocalViewerCounts, RedisViewerCounts, ViewerCounts
 from livecart.settings import Settings
+from livecart.supervision.service import Lexicon, load_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class Container:
     identities: IdentityCache
     event_limits: KeyedBuckets
     hub: Hub
+    # The compliance rules, loaded once (LIVECART_COMPLIANCE_LEXICON, else the packaged default).
+    lexicon: Lexicon
     flash: FlashRuntime = field(init=False)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -98,6 +101,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     secret = resolve_secret(settings)
     engine = build_engine(settings.async_database_url)
     clock = clock or SystemClock()
+    lexicon = load_lexicon(settings.compliance_lexicon)
     # With Redis, room events and viewer counts are shared by every worker.
     broker: Broker
     viewer_counts: ViewerCounts
@@ -128,7 +132,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             settings=settings,
             events=events,
             viewer_counts=viewer_counts,
+            lexicon=lexicon,
         ),
+        lexicon=lexicon,
         payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),
         secret=secret,
         login_failures=FailureCounter(settings.login_max_failures, settings.login_window_seconds),

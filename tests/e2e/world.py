@@ -45,6 +45,7 @@ async def build_world(container: Container) -> World:
         product = await catalog.create_product(
             uow.session,
             clock=container.clock,
+            lexicon=container.lexicon,
             actor=None,
             brand_id=brand.id,
             title="Jasmine pearl green tea",

@@ -23,6 +23,7 @@ async def seed_product(container: Container, *stocks: int) -> tuple[int, list[in
         product = await service.create_product(
             uow.session,
             clock=container.clock,
+            lexicon=container.lexicon,
             actor=None,
             brand_id=brand.id,
             title="Silk scarf",
@@ -124,6 +125,7 @@ async def test_cards_and_snapshots(any_backend: str, container: Container) -> No
         await service.update_product(
             uow.session,
             clock=container.clock,
+            lexicon=container.lexicon,
             actor=None,
             product_id=product_id,
             status=ProductStatus.delisted,

@@ -47,7 +47,9 @@ async def test_seed_small_world_through_services(
         brands = await catalog.list_brands(uow.session)
         products = await catalog.list_products(uow.session, actor=None, limit=100)
         users = await accounts.list_users(uow.session, actor=SYSTEM, limit=500)
-        first = await catalog.get_product(uow.session, actor=None, product_id=products[0].id)
+        first = await catalog.get_product(
+            uow.session, lexicon=container.lexicon, actor=None, product_id=products[0].id
+        )
     assert len(brands) == 3
     assert len(products) == 12
     assert all(p.skus and p.image_url for p in products)

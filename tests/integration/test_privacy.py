@@ -127,6 +127,7 @@ async def fill_every_personal_table(
             session_id=world.session_id,
             text=SECRET,
             banned_words=[],
+            lexicon=container.lexicon,
         )
         assert outcome.error is None
         await uow.commit()
@@ -302,6 +303,7 @@ async def test_the_second_pass_erases_what_a_late_request_wrote(
             session_id=session_id,
             text=SECRET,
             banned_words=[],
+            lexicon=container.lexicon,
         )
         await uow.commit()
     events.emit(

@@ -63,7 +63,12 @@ async def test_one_batch_applies_the_rules_per_message_in_order_then_publishes(
         )
         await uow.commit()
     subscription = await container.broker.subscribe(session_channel(session_id))
-    writer = ChatWriter(unit_of_work=container.uow, clock=clock, banned_words=["scamlink"])
+    writer = ChatWriter(
+        unit_of_work=container.uow,
+        clock=clock,
+        banned_words=["scamlink"],
+        lexicon=container.lexicon,
+    )
     try:
         posts = [
             (alice, "first"),
@@ -118,7 +123,9 @@ async def test_a_batch_that_cannot_be_stored_fails_every_message_and_publishes_n
     anchor = await _identity(container, await make_user(container, Role.anchor, name="Mia"))
     session_id = await _live_session(container, anchor)
     subscription = await container.broker.subscribe(session_channel(session_id))
-    writer = ChatWriter(unit_of_work=container.uow, clock=clock, banned_words=[])
+    writer = ChatWriter(
+        unit_of_work=container.uow, clock=clock, banned_words=[], lexicon=container.lexicon
+    )
     try:
         good = writer.submit(actor=anchor, session_id=session_id, text="fine")
         # An author who does not exist breaks the foreign key: the whole batch is rolled back.

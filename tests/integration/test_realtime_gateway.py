@@ -134,6 +134,7 @@ async def build_world(server: LiveServer, *, start: bool = True) -> World:
         product = await catalog.create_product(
             uow.session,
             clock=container.clock,
+            lexicon=container.lexicon,
             actor=None,
             brand_id=brand.id,
             title="Jasmine tea",

@@ -98,6 +98,13 @@ async def get_brand(brand_id: int, uow: UoW) -> BrandOut:
     status_code=201,
     response_model=ProductOut,
     summary="List a product with its SKUs (merchant of the brand, operator)",
+    description=(
+        "The title and description are scanned by the compliance lexicon "
+        "(kinds `product_title`, `product_description`). A blocking hit refuses the product "
+        "with 422 `compliance_blocked` (`details.rule_ids`, `details.hits`: field, rule_id, "
+        "text, reason...); warn-only hits are accepted and listed in `compliance_warnings`."
+    ),
+    responses={422: {"description": "`compliance_blocked`, or invalid input"}},
 )
 async def create_product(
     body: ProductIn, actor: BrandStaff, uow: UoW, container: ContainerDep
@@ -105,6 +112,7 @@ async def create_product(
     product = await service.create_product(
         uow.session,
         clock=container.clock,
+        lexicon=container.lexicon,
         actor=actor,
         brand_id=body.brand_id,
         title=body.title,
@@ -146,15 +154,26 @@ async def list_products(
     "/products/{product_id}",
     response_model=ProductOut,
     summary="One product (anyone; delisted ones only for brand staff and operators)",
+    description="`compliance_warnings` are computed on read with the lexicon in force.",
 )
-async def get_product(product_id: int, actor: OptionalUser, uow: UoW) -> ProductOut:
-    return await service.get_product(uow.session, actor=actor, product_id=product_id)
+async def get_product(
+    product_id: int, actor: OptionalUser, uow: UoW, container: ContainerDep
+) -> ProductOut:
+    return await service.get_product(
+        uow.session, lexicon=container.lexicon, actor=actor, product_id=product_id
+    )
 
 
 @router.patch(
     "/products/{product_id}",
     response_model=ProductOut,
     summary="Edit or (de)list a product (merchant of the brand, operator)",
+    description=(
+        "A new title or description is scanned like on create: a blocking hit gives 422 "
+        "`compliance_blocked` and nothing changes; warn-only hits come back in "
+        "`compliance_warnings`. Fields not sent are not re-checked."
+    ),
+    responses={422: {"description": "`compliance_blocked`, or invalid input"}},
 )
 async def update_product(
     product_id: int, body: ProductPatch, actor: BrandStaff, uow: UoW, container: ContainerDep
@@ -162,6 +181,7 @@ async def update_product(
     product = await service.update_product(
         uow.session,
         clock=container.clock,
+        lexicon=container.lexicon,
         actor=actor,
         product_id=product_id,
         title=body.title,

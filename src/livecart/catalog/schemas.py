@@ -13,6 +13,7 @@ from pydantic import AfterValidator, ConfigDict, Field, HttpUrl, JsonValue, mode
 
 from livecart.core.money import Currency, MinorUnits
 from livecart.core.schemas import InputModel, OutputModel
+from livecart.supervision.schemas import FieldHit
 
 MAX_ATTRIBUTE_KEY = 64
 
@@ -174,6 +175,9 @@ class ProductOut(OutputModel):
     skus: list[SkuOut]
     created_at: datetime
     updated_at: datetime
+    # Compliance hits of the title and description (empty when clean), computed on read with
+    # the lexicon in force: warn-only, unless the lexicon changed after the text was accepted.
+    compliance_warnings: list[FieldHit] = Field(default_factory=list)
 
 
 class ProductCard(OutputModel):

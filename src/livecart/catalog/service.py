@@ -46,6 +46,8 @@ from livecart.catalog.schemas import (
 )
 from livecart.core.clock import Clock
 from livecart.core.errors import InvalidInput, PermissionDenied
+from livecart.supervision import service as supervision
+from livecart.supervision.schemas import FieldHit, ScanKind
 
 MEDIA_URL_PREFIX = "/api/v1/media/"
 
@@ -114,8 +116,22 @@ def _brand_out(brand: Brand) -> BrandOut:
     return BrandOut(id=brand.id, name=brand.name, description=brand.description)
 
 
-def product_out(product: Product) -> ProductOut:
-    """The full view of a product."""
+def _compliance_fields(
+    title: str | None, description: str | None
+) -> list[tuple[str, ScanKind, str]]:
+    fields: list[tuple[str, ScanKind, str]] = []
+    if title is not None:
+        fields.append(("title", "product_title", title))
+    if description:
+        fields.append(("description", "product_description", description))
+    return fields
+
+
+def product_out(product: Product, *, lexicon: supervision.Lexicon) -> ProductOut:
+    """The full view of a product, with the compliance warnings of its title and description."""
+    warnings: list[FieldHit] = supervision.field_warnings(
+        _compliance_fields(product.title, product.description), lexicon=lexicon
+    )
     return ProductOut(
         id=product.id,
         brand_id=product.brand_id,
@@ -130,6 +146,7 @@ def product_out(product: Product) -> ProductOut:
         skus=[_sku_out(s) for s in product.skus],
         created_at=product.created_at,
         updated_at=product.updated_at,
+        compliance_warnings=warnings,
     )
 
 
@@ -221,6 +238,7 @@ async def create_product(
     session: AsyncSession,
     *,
     clock: Clock,
+    lexicon: supervision.Lexicon,
     actor: Identity | None,
     brand_id: int,
     title: str,
@@ -229,11 +247,16 @@ async def create_product(
     description: str = "",
     attributes: dict[str, JsonValue] | None = None,
 ) -> ProductOut:
-    """List a product with its SKUs for a brand (its merchants or operators)."""
+    """List a product with its SKUs for a brand (its merchants or operators).
+
+    A title or description that breaks a blocking compliance rule is refused (422
+    `compliance_blocked`); warn-only hits come back in `compliance_warnings`.
+    """
     brand = await session.get(Brand, brand_id)
     if brand is None:
         raise BrandNotFound("brand not found", details={"brand_id": brand_id})
     _require_manage(actor, brand_id)
+    supervision.check_fields(_compliance_fields(title, description), lexicon=lexicon)
     if not skus:
         raise InvalidInput("a product needs at least one SKU", details={"field": "skus"})
     codes = [s.code for s in skus]
@@ -268,7 +291,7 @@ async def create_product(
     for sku in product.skus:
         _record_price(session, clock=clock, actor=actor, sku=sku, old=None)
     await session.flush()
-    return product_out(product)
+    return product_out(product, lexicon=lexicon)
 
 
 def _visible(actor: Identity | None, product: Product) -> bool:
@@ -279,13 +302,17 @@ def _visible(actor: Identity | None, product: Product) -> bool:
 
 
 async def get_product(
-    session: AsyncSession, *, actor: Identity | None, product_id: int
+    session: AsyncSession,
+    *,
+    lexicon: supervision.Lexicon,
+    actor: Identity | None,
+    product_id: int,
 ) -> ProductOut:
     """A product; delisted ones only for its brand's staff and operators."""
     product = await _load_product(session, product_id)
     if not _visible(actor, product):
         raise ProductNotFound("product not found", details={"product_id": product_id})
-    return product_out(product)
+    return product_out(product, lexicon=lexicon)
 
 
 async def list_products(
@@ -318,6 +345,7 @@ async def update_product(
     session: AsyncSession,
     *,
     clock: Clock,
+    lexicon: supervision.Lexicon,
     actor: Identity | None,
     product_id: int,
     title: str | None = None,
@@ -326,9 +354,14 @@ async def update_product(
     attributes: dict[str, JsonValue] | None = None,
     status: ProductStatus | None = None,
 ) -> ProductOut:
-    """Edit a product or (de)list it; its brand's merchants or operators."""
+    """Edit a product or (de)list it; its brand's merchants or operators.
+
+    A new title or description is checked like on create; fields not sent are not re-checked,
+    so a product can still be delisted after the lexicon changed.
+    """
     product = await _load_product(session, product_id)
     _require_manage(actor, product.brand_id)
+    supervision.check_fields(_compliance_fields(title, description), lexicon=lexicon)
     if title is not None:
         product.title = title
     if description is not None:
@@ -341,7 +374,7 @@ async def update_product(
         product.status = status.value
     product.updated_at = clock.now()
     await session.flush()
-    return product_out(product)
+    return product_out(product, lexicon=lexicon)
 
 
 # ---------------------------------------------------------------- SKUs and prices

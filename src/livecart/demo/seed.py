@@ -276,6 +276,7 @@ class Seeder:
                     out = await catalog.create_product(
                         s,
                         clock=_at(listed),
+                        lexicon=self.c.lexicon,
                         actor=staff.merchants[spec.key],
                         brand_id=brand.id,
                         title=p.title,
@@ -923,6 +924,7 @@ class Seeder:
                 session_id=session_id,
                 text=text,
                 banned_words=self.c.settings.banned_words,
+                lexicon=self.c.lexicon,
             )
         self.count("chat_messages", len(moments))
 

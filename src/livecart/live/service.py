@@ -70,6 +70,7 @@ from livecart.live.schemas import (
     StatisticsOut,
 )
 from livecart.realtime.broker import session_channel
+from livecart.supervision import service as supervision
 
 Frame = dict[str, Any]
 
@@ -764,26 +765,37 @@ async def post_chat(
     session_id: int,
     text: str,
     banned_words: Sequence[str],
+    lexicon: supervision.Lexicon,
 ) -> ChatOutcome:
     """Store one chat message (shown or blocked with a reason); publish it after commit if shown.
 
     The caller has already checked the size and the per-user rate; see `post_chats`.
     """
     post = ChatPost(actor=actor, session_id=session_id, text=text)
-    (outcome,) = await post_chats(uow, clock=clock, posts=[post], banned_words=banned_words)
+    (outcome,) = await post_chats(
+        uow, clock=clock, posts=[post], banned_words=banned_words, lexicon=lexicon
+    )
     if isinstance(outcome.error, SessionNotFound):
         raise outcome.error
     return outcome
 
 
 async def post_chats(
-    uow: UnitOfWork, *, clock: Clock, posts: Sequence[ChatPost], banned_words: Sequence[str]
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    posts: Sequence[ChatPost],
+    banned_words: Sequence[str],
+    lexicon: supervision.Lexicon,
 ) -> list[ChatOutcome]:
     """Store chat messages in one transaction, in order; shown ones are published after commit.
 
     Each message gets the room's rules as if it had been posted alone (sanctions, slow mode
     counting the earlier messages of the same batch, banned words), read from the database so
-    that moderation from any worker holds at once. A batch costs a handful of statements
+    that moderation from any worker holds at once. The session's anchor and co-hosts advertise:
+    their messages are scanned by the compliance lexicon (kind `chat`), and one that breaks a
+    blocking rule is refused (`compliance_blocked`) and neither stored nor shown. Viewers'
+    messages are not scanned. A batch costs a handful of statements
     whatever its size: this is the chat's group commit (`realtime.chat_writer`).
     """
     session = uow.session
@@ -816,6 +828,11 @@ async def post_chats(
             outcomes.append(ChatOutcome(None, None, closed))
             continue
         room = rooms[live.room_id]
+        if _is_host(post.actor, live):
+            refused = supervision.chat_refusal(post.text, lexicon=lexicon)
+            if refused is not None:
+                outcomes.append(ChatOutcome(None, None, refused))
+                continue
         error: DomainError | None = None
         if not _is_staff(post.actor, live):
             mine = sanctions[live.room_id].get(post.actor.id, {})

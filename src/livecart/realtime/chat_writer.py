@@ -24,6 +24,7 @@ from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import DomainError
 from livecart.live import service as live
+from livecart.supervision import service as supervision
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,14 @@ class ChatWriter:
         unit_of_work: Callable[[], UnitOfWork],
         clock: Clock,
         banned_words: Sequence[str],
+        lexicon: supervision.Lexicon,
         max_batch: int = 500,
         max_pending: int = 10_000,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._clock = clock
         self._banned_words = tuple(banned_words)
+        self._lexicon = lexicon
         self._max_batch = max(1, max_batch)
         self._max_pending = max(1, max_pending)
         self._pending: deque[_Pending] = deque()
@@ -106,6 +109,7 @@ class ChatWriter:
                     clock=self._clock,
                     posts=[p.post for p in batch],
                     banned_words=self._banned_words,
+                    lexicon=self._lexicon,
                 )
                 await uow.commit()  # publishes the shown messages, in order
         except Exception:

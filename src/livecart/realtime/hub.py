@@ -48,6 +48,7 @@ from livecart.realtime.chat_writer import ChatWriter
 from livecart.realtime.schemas import Frame, error_frame, like_frame, viewers_frame
 from livecart.realtime.viewer_counts import LocalViewerCounts, ViewerCounts
 from livecart.settings import Settings
+from livecart.supervision import service as supervision
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,7 @@ class Hub:
         clock: Clock,
         settings: Settings,
         events: EventSink,
+        lexicon: supervision.Lexicon,
         viewer_counts: ViewerCounts | None = None,
     ) -> None:
         self.broker = broker
@@ -228,6 +230,7 @@ class Hub:
             unit_of_work=lambda: UnitOfWork(sessionmaker, publisher=broker),
             clock=clock,
             banned_words=settings.banned_words,
+            lexicon=lexicon,
         )
         self.dropped = 0
         self.batches_sent = 0

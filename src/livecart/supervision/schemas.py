@@ -90,6 +90,13 @@ class Hit(BaseModel):
     reason: str
 
 
+class FieldHit(Hit):
+    """A hit in one field of a record (a product's title or description, a chat text)."""
+
+    field: str
+    kind: ScanKind
+
+
 class ScanResult(BaseModel):
     """Every hit in order of position; blocked when any hit's rule blocks."""
 
