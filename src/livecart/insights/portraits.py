@@ -40,6 +40,11 @@ QUESTION_WORDS = (
 
 VIEWING = ("join", "heartbeat", "leave")
 BROWSING = ("product_click", "detail_view")
+# Imported rows have no livecart product: their item (and Taobao's category) is in the JSON
+# `properties`, under these keys, per source. The key is prefixed with the format
+# ("taobao:2333346") so it never equals a livecart product id.
+OUTSIDE_ITEM = {"import:taobao": "item_id", "import:online-retail": "stock_code"}
+OUTSIDE_CATEGORY = {"import:taobao": "category_id"}
 RFM_BINS = 5
 
 PORTRAIT_ARROW_SCHEMA = pa.schema(
@@ -58,6 +63,7 @@ PORTRAIT_ARROW_SCHEMA = pa.schema(
         pa.field("questions", pa.int64(), nullable=False),
         pa.field("interactions_per_hour", pa.float64()),
         pa.field("products_viewed", pa.int64(), nullable=False),
+        pa.field("categories_viewed", pa.int64(), nullable=False),
         pa.field("carts", pa.int64(), nullable=False),
         pa.field("favourites", pa.int64(), nullable=False),
         pa.field("orders", pa.int64(), nullable=False),
@@ -116,6 +122,33 @@ def is_question(text: ir.StringValue) -> ir.BooleanValue:
     return rule.fill_null(False)
 
 
+def property_text(properties: ir.StringValue, key: str) -> ir.StringValue:
+    """The string value of one top-level key of the `properties` JSON text (null if absent).
+
+    A regular expression over the layout `json.dumps` writes (`{"key": "value", ...}`), not
+    a JSON function: Ibis's JSON access on PySpark runs a Python UDF that returned null for
+    every row, and a plain `regexp_extract` gives the same answer on DuckDB and Spark. The
+    `{` or `, ` before the key keeps a key quoted inside another value (its quotes escaped)
+    from matching; values with quotes or backslashes are not extracted (ids have none).
+    """
+    pattern = '(?:^[{]|, )"' + key + '": "([^"\\\\]*)"'
+    return properties.re_extract(pattern, 1).nullif("")
+
+
+def _outside_key(e: ir.Table, keys: dict[str, str]) -> Any:
+    """`<format>:<value>` of the property named per import source; null for other sources."""
+    import ibis
+
+    cases = [
+        (
+            e.source == source,
+            source.removeprefix("import:") + ":" + property_text(e.properties, key),
+        )
+        for source, key in keys.items()
+    ]
+    return ibis.cases(*cases, else_=ibis.null("string"))
+
+
 def _score(value: ir.NumericColumn, *, descending: bool, buyers: ir.IntegerColumn) -> Any:
     """Quintile score 1-5 among buyers: floor(5 * rank / buyers) + 1, rank from 0 with ties
     sharing the lowest rank (standard SQL `rank()`, identical on every engine)."""
@@ -139,6 +172,10 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
         anon=ibis.ifelse(e.consumer_id.isnull(), e.anonymous_id, ibis.null("string")),
         day=e.occurred_at.date(),
         hour=e.occurred_at.hour().cast("int64"),
+        product_key=ibis.coalesce(e.product_id.cast("string"), _outside_key(e, OUTSIDE_ITEM)),
+        # Livecart's own events name a product, not its category: null until the catalogue
+        # is joined.
+        category_key=_outside_key(e, OUTSIDE_CATEGORY),
     )
     kind = e.event_type
 
@@ -160,7 +197,8 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
         messages=count_of("chat"),
         likes=count_of("like"),
         questions=((kind == "chat") & is_question(e.text)).sum().cast("int64"),
-        products_viewed=when(BROWSING, e.product_id).nunique().cast("int64"),
+        products_viewed=when(BROWSING, e.product_key).nunique().cast("int64"),
+        categories_viewed=when(BROWSING, e.category_key).nunique().cast("int64"),
         carts=count_of("add_to_cart"),
         favourites=count_of("favourite"),
         orders=when(("order",), order_ref).nunique().cast("int64"),
