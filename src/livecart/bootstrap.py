@@ -96,7 +96,7 @@ class Container:
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
-    """Wire the process from settings; nothing here runs I/O besides reading the secret."""
+    """Wire the process from settings; no I/O here besides reading the secret and the lexicon."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret = resolve_secret(settings)
     engine = build_engine(settings.async_database_url)
