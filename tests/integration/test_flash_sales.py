@@ -148,6 +148,7 @@ async def test_creating_a_sale_checks_seller_showcase_price_and_stock(
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "price_not_lowest"
     assert r.json()["error"]["details"]["lowest_price_30d"] == shop.prices[0]
+    assert r.json()["error"]["details"]["lowest_price_7d"] == shop.prices[0]
     # The merchant raises the price: "half off" the new price is still not below last week's.
     r = await client.patch(
         f"{API}/skus/{sku}", json={"price": shop.prices[0] * 3}, headers=shop.merchant

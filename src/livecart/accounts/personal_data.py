@@ -105,6 +105,7 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "currency": NOT,
         "stock": NOT,
         "attributes": NOT,
+        "original_price": NOT,
     },
     "product_media": {
         "id": NOT,

@@ -221,7 +221,13 @@ async def add_sku(
 @router.patch(
     "/skus/{sku_id}",
     response_model=SkuOut,
-    summary="Set a SKU's price, stock or attributes (merchant of the brand)",
+    summary="Set a SKU's price, stock, attributes or original price (merchant of the brand)",
+    description=(
+        "Fields left out stay as they are. `original_price` is the struck-through 'was' price "
+        "of a discount claim: it must be above the price and at most the lowest price of the "
+        "previous 7 days (409 `original_price_not_supported` with `lowest_price_7d` and "
+        "`lowest_price_30d`); null takes the claim down."
+    ),
 )
 async def update_sku(
     sku_id: int, body: SkuPatch, actor: BrandMerchant, uow: UoW, container: ContainerDep
@@ -234,6 +240,9 @@ async def update_sku(
         price=body.price,
         stock=body.stock,
         attributes=body.attributes,
+        original_price=(
+            body.original_price if "original_price" in body.model_fields_set else service.UNSET
+        ),
     )
     await uow.commit()
     return sku

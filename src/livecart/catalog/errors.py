@@ -40,3 +40,9 @@ class BadMedia(InvalidInput):
 class MediaTooLarge(DomainError):
     status = 413
     code = "media_too_large"
+
+
+class OriginalPriceNotSupported(Conflict):
+    """A "was" price above the lowest price of the previous 7 days (a fake discount)."""
+
+    code = "original_price_not_supported"

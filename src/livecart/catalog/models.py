@@ -58,6 +58,9 @@ class Sku(Base):
     currency: Mapped[str] = mapped_column(String(3))
     stock: Mapped[int]
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # colour, size...
+    # The "was" price shown struck through next to the price: a discount claim, so it may not
+    # exceed the lowest price actually charged in the 7 days before it is set.
+    original_price: Mapped[MinorUnitsColumn | None]
     product: Mapped[Product] = relationship(back_populates="skus")
 
 

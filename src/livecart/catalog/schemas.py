@@ -129,6 +129,9 @@ class SkuPatch(InputModel):
     price: MinorUnits | None = None
     stock: StockCount | None = None
     attributes: SkuAttributes | None = None
+    # The struck-through "was" price of a discount claim; null takes the claim down. It must be
+    # above the price and at most the lowest price of the previous 7 days.
+    original_price: MinorUnits | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class SkuOut(OutputModel):
     currency: str
     stock: int
     attributes: dict[str, JsonValue]
+    original_price: int | None = None
 
 
 class MediaOut(OutputModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -24,6 +25,7 @@ from livecart.catalog.errors import (
     CurrencyMismatch,
     MediaNotFound,
     MediaTooLarge,
+    OriginalPriceNotSupported,
     ProductNotFound,
     SkuCodeTaken,
     SkuNotFound,
@@ -50,6 +52,16 @@ from livecart.supervision import service as supervision
 from livecart.supervision.schemas import FieldHit, ScanKind
 
 MEDIA_URL_PREFIX = "/api/v1/media/"
+ORIGINAL_PRICE_WINDOW = timedelta(days=7)  # a discount is measured from the 7-day lowest
+
+
+class Unset(enum.Enum):
+    """A keyword left out (as opposed to set to None)."""
+
+    token = 0
+
+
+UNSET = Unset.token
 
 # The first bytes of each accepted upload type: a file must look like what it says it is.
 _SIGNATURES: dict[str, Sequence[tuple[int, bytes]]] = {
@@ -100,6 +112,7 @@ def _sku_out(sku: Sku) -> SkuOut:
         currency=sku.currency,
         stock=sku.stock,
         attributes=sku.attributes,
+        original_price=sku.original_price,
     )
 
 
@@ -435,10 +448,22 @@ async def update_sku(
     price: int | None = None,
     stock: int | None = None,
     attributes: dict[str, JsonValue] | None = None,
+    original_price: int | Unset | None = UNSET,
 ) -> SkuOut:
-    """Set a SKU's price, stock or attributes; its brand's merchants. Price changes are logged."""
+    """Set a SKU's price, stock, attributes or "was" price; its brand's merchants.
+
+    Price changes are logged. A "was" price is a discount claim: it must be above the price
+    and may not exceed the lowest price of the 7 days before (checked before the new price
+    takes effect); `None` takes the claim down.
+    """
     sku, product = await _load_sku(session, sku_id)
     _require_manage(actor, product.brand_id, operators=False)
+    if not isinstance(original_price, Unset):
+        if original_price is not None:
+            await _check_original_price(
+                session, clock=clock, sku=sku, original=original_price, price=price
+            )
+        sku.original_price = original_price
     if price is not None and price != sku.price:
         old = sku.price
         sku.price = price
@@ -470,6 +495,27 @@ async def price_history(session: AsyncSession, sku_id: int) -> list[PriceChangeO
         )
         for r in rows
     ]
+
+
+async def _check_original_price(
+    session: AsyncSession, *, clock: Clock, sku: Sku, original: int, price: int | None
+) -> None:
+    now = clock.now()
+    lowest_7d = await lowest_price_since(session, sku.id, now - ORIGINAL_PRICE_WINDOW)
+    selling = sku.price if price is None else price
+    if original <= selling or original > lowest_7d:
+        raise OriginalPriceNotSupported(
+            "an original price must be above the price and at most the lowest price of the "
+            "previous 7 days",
+            details={
+                "original_price": original,
+                "price": selling,
+                "lowest_price_7d": lowest_7d,
+                "lowest_price_30d": await lowest_price_since(
+                    session, sku.id, now - timedelta(days=30)
+                ),
+            },
+        )
 
 
 async def lowest_price_since(session: AsyncSession, sku_id: int, since: datetime) -> int:

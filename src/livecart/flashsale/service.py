@@ -303,11 +303,14 @@ async def create_sale(
         body.ends_at <= now or (body.starts_at is not None and body.ends_at <= body.starts_at)
     ):
         raise InvalidWindow("ends_at must be after now and after starts_at")
+    # Below the 30-day lowest is below the 7-day lowest too (a shorter window's lowest is
+    # never lower); both are reported, as the discount rules quote both.
     lowest = await catalog.lowest_price_since(session, body.sku_id, now - PRICE_WINDOW)
     if body.price >= lowest:
+        lowest_7d = await catalog.lowest_price_since(session, body.sku_id, now - timedelta(days=7))
         raise PriceNotLowest(
-            "a flash price must be below the lowest price of the previous 30 days",
-            details={"lowest_price_30d": lowest, "price": body.price},
+            "a flash price must be below the lowest price of the previous 7 and 30 days",
+            details={"lowest_price_30d": lowest, "lowest_price_7d": lowest_7d, "price": body.price},
         )
     if not await catalog.take_stock(session, sku_id=body.sku_id, quantity=body.quantity):
         raise NotEnoughStock(
