@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from livecart.accounts import privacy
 from livecart.accounts.api import router as accounts_router
 from livecart.benchmark.api import router as benchmark_router
 from livecart.bootstrap import Container, build_container, running
@@ -60,6 +61,11 @@ def start_jobs(container: Container) -> None:
         "flash-sale-reconcile",
     )
     container.every(5.0, flash.store.heartbeat, "flash-worker-heartbeat")
+    container.every(
+        settings.privacy_sweep_seconds,
+        partial(privacy.run_erasure_sweep, container),
+        "privacy-erasure-sweep",
+    )
     # Reconcile once at start: a store that lost its sales (Redis restarted) is rebuilt now.
     container.once(partial(flash_service.run_reconcile, flash), "flash-start-check")
 

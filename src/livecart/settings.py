@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Orders and payments.
     order_payment_minutes: int = 15
     order_sweep_seconds: float = 30.0
+    # Deleted accounts whose second erasure pass was lost with its worker are finished by this.
+    privacy_sweep_seconds: float = 60.0
     payment_webhook_secret: str | None = None
     # Flash sales: where stock is counted (memory: one process; redis: shared by workers),
     # how long an unpaid flash order holds its units, the group-commit batch, the jobs, the

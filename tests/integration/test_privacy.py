@@ -30,6 +30,7 @@ from livecart.accounts.personal_data import (
 )
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
+from livecart.core.clock import FrozenClock
 from livecart.events import service as events
 from livecart.events.schemas import EventType
 from livecart.events.sink import log_files
@@ -324,3 +325,43 @@ async def test_the_second_pass_erases_what_a_late_request_wrote(
             break
     assert [m["text"] for m in rows["chat_messages"]] == [""]
     assert [e["text"] for e in logged] == [None]
+
+
+async def test_the_sweep_finishes_a_deletion_whose_second_pass_was_lost(
+    client: httpx.AsyncClient,
+    container: Container,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker that deleted the account stopped before its second pass: the sweep runs it."""
+
+    async def lost(_container: Container, _user_id: int, _delay: float) -> None:
+        return None
+
+    monkeypatch.setattr(privacy, "_second_pass", lost)
+    session_id, _, _ = await live_session(client, container)
+    buyer = await make_user(container)
+    headers = await auth(client, container, buyer)
+    async with container.uow() as uow:
+        stale = await accounts.load_identity(uow.session, buyer)
+    assert stale is not None
+    r = await client.request("DELETE", f"{API}/me", json={"password": PASSWORD}, headers=headers)
+    assert r.status_code == 200, r.text
+    async with container.uow() as uow:  # a request already under way writes as the user
+        await live.post_chat(
+            uow,
+            clock=container.clock,
+            actor=stale,
+            session_id=session_id,
+            text=SECRET,
+            banned_words=[],
+            lexicon=container.lexicon,
+        )
+        await uow.commit()
+
+    assert await privacy.run_erasure_sweep(container) == 0  # too early: a worker may still write
+    clock.advance(seconds=privacy.second_pass_delay(container) + 1)
+    assert await privacy.run_erasure_sweep(container) == 1
+    rows = await owned_rows(container, buyer)
+    assert [m["text"] for m in rows["chat_messages"]] == [""]
+    assert await privacy.run_erasure_sweep(container) == 0  # done: not picked up again

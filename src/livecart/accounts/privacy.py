@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from livecart.bootstrap import Container
 
 log = logging.getLogger(__name__)
+
+# How far back the periodic sweep looks for a deletion whose second pass was lost.
+SWEEP_LOOKBACK = timedelta(days=1)
 
 PersonalSource = Callable[[AsyncSession, int], Awaitable[PersonalRows]]
 Eraser = Callable[[AsyncSession, int], Awaitable[None]]
@@ -156,6 +159,21 @@ async def erase_events(uow: UnitOfWork, *, container: Container, user_id: int) -
 async def _second_pass(container: Container, user_id: int, delay: float) -> None:
     await asyncio.sleep(delay)
     await finish_deletion(container, user_id)
+
+
+async def run_erasure_sweep(container: Container) -> int:
+    """Finish the deletions whose second pass did not run (its worker stopped within those
+    seconds) or whose erasure failed; a periodic job. Returns how many were finished."""
+    async with container.uow() as uow:
+        due = await accounts.deletions_to_finish(
+            uow.session,
+            now=container.clock.now(),
+            delay=timedelta(seconds=second_pass_delay(container)),
+            lookback=SWEEP_LOOKBACK,
+        )
+    for user_id in due:
+        await finish_deletion(container, user_id)
+    return len(due)
 
 
 async def finish_deletion(container: Container, user_id: int) -> int:

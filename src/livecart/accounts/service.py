@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -351,6 +351,26 @@ async def pseudonymise(
     user.grants.clear()
     await session.flush()
     return user.display_name, deleted_at
+
+
+async def deletions_to_finish(
+    session: AsyncSession, *, now: datetime, delay: timedelta, lookback: timedelta
+) -> list[int]:
+    """Accounts deleted at least `delay` ago whose last erasure ran before `delay` had passed
+    (the second pass was lost with its worker), or never completed; deletions older than
+    `lookback` are only retried while their erasure never completed."""
+    rows = await session.execute(
+        select(User.id, User.deleted_at, User.erased_at).where(
+            User.deleted_at.is_not(None),
+            User.deleted_at <= now - delay,
+            or_(User.erased_at.is_(None), User.deleted_at >= now - lookback),
+        )
+    )
+    return [
+        user_id
+        for user_id, deleted_at, erased_at in rows
+        if erased_at is None or (deleted_at is not None and erased_at < deleted_at + delay)
+    ]
 
 
 async def mark_erased(session: AsyncSession, *, user_id: int, now: datetime) -> None:
