@@ -1,0 +1,1 @@
+"""Customer service: consumer questions and their topics (`livecart service ...`)."""
