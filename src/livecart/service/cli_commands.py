@@ -64,12 +64,20 @@ def _years(topic: Topic) -> str:
 
 def markdown_report(report: dict[str, Any], found: list[Topic]) -> str:
     """A product-feedback report: what consumers ask most, what the listings leave unclear."""
+    from livecart.service.topics import UNCLASSIFIED
+
     lines = [
         "# What consumers ask: question topics",
         "",
         f"Source: `{report['input']}`: {report['questions']:,} questions "
         f"({len(report['bad_lines'])} unreadable line(s) left out), "
-        f"grouped into {len(found)} topics in {report['seconds']} s.",
+        f"grouped into {sum(t.label != UNCLASSIFIED for t in found)} topics in "
+        f"{report['seconds']} s"
+        + (
+            f"; {unclassified[0].size} question(s) without a content word are listed last."
+            if (unclassified := [t for t in found if t.label == UNCLASSIFIED])
+            else "."
+        ),
         "",
         "Each topic is a kind of question consumers keep asking. A large topic is something "
         "the product pages do not answer clearly enough: put the answer into the listing "
