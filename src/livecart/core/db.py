@@ -90,6 +90,16 @@ def is_sqlite(engine: AsyncEngine | Engine) -> bool:
 AfterCommit = Callable[[], Awaitable[None]]
 
 
+async def read_one_snapshot(session: AsyncSession) -> None:
+    """Make every later read of this transaction see one snapshot of the database.
+
+    PostgreSQL's default READ COMMITTED lets each statement see commits made since the last;
+    REPEATABLE READ pins the snapshot at the first statement. Call before the first query.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 class Publisher(Protocol):
     """Where committed changes are announced (the real-time broker)."""
 

@@ -31,7 +31,7 @@ from livecart.commerce import service as commerce
 from livecart.commerce.errors import IdempotencyKeyReused, OrderNotFound
 from livecart.commerce.schemas import CancelReason, OrderOut, OrderStatus
 from livecart.core.clock import Clock
-from livecart.core.db import UnitOfWork
+from livecart.core.db import UnitOfWork, read_one_snapshot
 from livecart.core.errors import PermissionDenied, RateLimited
 from livecart.core.ratelimit import KeyedBuckets
 from livecart.events import service as events
@@ -537,6 +537,10 @@ async def ensure_loaded(runtime: FlashRuntime, sale_id: int) -> bool:
         if await runtime.store.remaining(sale_id) is not None:
             return True
         async with runtime.open_uow() as uow:
+            # The sale's counts and its buyers' keys from one snapshot: a batch committing
+            # between the two reads would be in the keys but not in the remaining units, and
+            # its settle would then never take its units off the rebuilt store.
+            await read_one_snapshot(uow.session)
             sale = await _load(uow.session, sale_id)
             if sale.status not in OPEN_STATUSES:
                 return False
