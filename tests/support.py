@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import httpx
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
+from tests.conftest import need
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -61,3 +64,19 @@ async def token_for(client: httpx.AsyncClient, container: Container, user_id: in
 async def auth(client: httpx.AsyncClient, container: Container, user_id: int) -> dict[str, str]:
     """Authorization headers for a user."""
     return {"Authorization": f"Bearer {await token_for(client, container, user_id)}"}
+
+
+def shared_data_dir() -> Path:
+    """$LIVECART_SHARED_DATA, else ../shared/data beside the checkout, else /work/shared/data."""
+    configured = os.environ.get("LIVECART_SHARED_DATA")
+    if configured:
+        return Path(configured)
+    beside = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return beside if beside.is_dir() else Path("/work/shared/data")
+
+
+def shared_file(name: str) -> Path:
+    """A real data file; skipped when absent, a failure under LIVECART_TEST_STRICT=1."""
+    path = shared_data_dir() / name
+    need(path.is_file(), f"{path} is missing (set LIVECART_SHARED_DATA to the shared data folder)")
+    return path

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from livecart.cli import app
-from tests.unit.test_insights_clv import shared_file
+from tests.support import shared_file
 
 runner = CliRunner()
 SCORE = ["insights", "clv", "score", "--transactions"]

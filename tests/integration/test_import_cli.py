@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from livecart.cli import app
 from livecart.events.sink import events_view_sql, log_files
-from tests.unit.test_insights_clv import shared_file
+from tests.support import shared_file
 
 runner = CliRunner()
 TAOBAO_TYPES = {"pv": "detail_view", "cart": "add_to_cart", "fav": "favourite", "buy": "order"}

@@ -25,7 +25,7 @@ from livecart.events import service
 from livecart.events.schemas import EVENT_ARROW_SCHEMA, BehaviourEvent, EventType
 from livecart.events.sink import ParquetEventSink
 from livecart.insights import importers, portraits
-from tests.unit.test_insights_clv import shared_file
+from tests.support import shared_file
 
 runner = CliRunner()
 FLOATS = {"watch_seconds", "average_stay_seconds", "interactions_per_hour", "return_rate"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,24 +13,14 @@ from typer.testing import CliRunner
 
 from livecart.cli import app
 from livecart.service.topics import UNCLASSIFIED, tokens
-from tests.conftest import need
+from tests.support import shared_file
 
 runner = CliRunner()
 
 
-def shared_data_dir() -> Path:
-    """$LIVECART_SHARED_DATA, else ../shared/data beside the checkout, else /work/shared/data."""
-    if configured := os.environ.get("LIVECART_SHARED_DATA"):
-        return Path(configured)
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return beside if beside.is_dir() else Path("/work/shared/data")
-
-
 @pytest.fixture(scope="module")
 def amazon_file() -> Path:
-    path = shared_data_dir() / "amazon_qa_Appliances.jsonl"
-    need(path.is_file(), f"{path} is missing (set LIVECART_SHARED_DATA to the shared data folder)")
-    return path
+    return shared_file("amazon_qa_Appliances.jsonl")
 
 
 def run_json(*args: str) -> dict[str, Any]:

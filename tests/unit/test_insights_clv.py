@@ -4,7 +4,6 @@ recovery of known parameters from simulated customers, and the transaction reade
 from __future__ import annotations
 
 import itertools
-import os
 from datetime import date
 from pathlib import Path
 
@@ -15,25 +14,9 @@ from scipy import special
 from livecart.insights import clv, service
 from livecart.insights.errors import FitFailed, InputFileMissing, InvalidInputFile
 from livecart.insights.transactions import calibration_summary, read_summary, read_transactions
-from tests.conftest import need
+from tests.support import shared_data_dir, shared_file
 
 CALIBRATION_END = date(1997, 9, 30)
-
-
-def shared_data_dir() -> Path:
-    """../shared/data beside the checkout, else $LIVECART_SHARED_DATA, else /work/shared/data."""
-    configured = os.environ.get("LIVECART_SHARED_DATA")
-    if configured:
-        return Path(configured)
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return beside if beside.is_dir() else Path("/work/shared/data")
-
-
-def shared_file(name: str) -> Path:
-    """A real data file; skipped when absent, a failure under LIVECART_TEST_STRICT=1."""
-    path = shared_data_dir() / name
-    need(path.is_file(), f"{path} is missing (set LIVECART_SHARED_DATA to the shared data folder)")
-    return path
 
 
 @pytest.fixture(scope="module")
