@@ -28,7 +28,7 @@ from livecart.accounts.personal_data import (
     erased_event_fields,
     exported_columns,
 )
-from livecart.accounts.schemas import Role
+from livecart.accounts.schemas import Identity, Role
 from livecart.bootstrap import Container
 from livecart.core.clock import FrozenClock
 from livecart.events import service as events
@@ -280,6 +280,21 @@ async def test_export_and_deletion_cover_every_personal_column(
     assert await owned_rows(container, buyer) == after
 
 
+async def late_chat(container: Container, actor: Identity, session_id: int) -> None:
+    """A chat message written with an identity read before the account was deleted."""
+    async with container.uow() as uow:
+        await live.post_chat(
+            uow,
+            clock=container.clock,
+            actor=actor,
+            session_id=session_id,
+            text=SECRET,
+            banned_words=[],
+            lexicon=container.lexicon,
+        )
+        await uow.commit()
+
+
 async def test_the_second_pass_erases_what_a_late_request_wrote(
     client: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -296,17 +311,7 @@ async def test_the_second_pass_erases_what_a_late_request_wrote(
     assert r.json()["behaviour_events_erased"] == 0
 
     # A chat message and its event, written as the user after the deletion (stale identity).
-    async with container.uow() as uow:
-        await live.post_chat(
-            uow,
-            clock=container.clock,
-            actor=stale,
-            session_id=session_id,
-            text=SECRET,
-            banned_words=[],
-            lexicon=container.lexicon,
-        )
-        await uow.commit()
+    await late_chat(container, stale, session_id)
     events.emit(
         container,
         events.new_event(
@@ -347,17 +352,7 @@ async def test_the_sweep_finishes_a_deletion_whose_second_pass_was_lost(
     assert stale is not None
     r = await client.request("DELETE", f"{API}/me", json={"password": PASSWORD}, headers=headers)
     assert r.status_code == 200, r.text
-    async with container.uow() as uow:  # a request already under way writes as the user
-        await live.post_chat(
-            uow,
-            clock=container.clock,
-            actor=stale,
-            session_id=session_id,
-            text=SECRET,
-            banned_words=[],
-            lexicon=container.lexicon,
-        )
-        await uow.commit()
+    await late_chat(container, stale, session_id)  # a request already under way
 
     assert await privacy.run_erasure_sweep(container) == 0  # too early: a worker may still write
     clock.advance(seconds=privacy.second_pass_delay(container) + 1)
