@@ -26,6 +26,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from tests.integration.test_flash_concurrency import (
 from tests.integration.test_flash_concurrency import (
     database_url as database_url,
 )
-from tests.integration.test_flash_sales import flash_world
+from tests.integration.test_flash_sales import World, flash_world
 from tests.integration.test_orders_flow import API
 from tests.support import make_user
 
@@ -95,6 +96,30 @@ def _operator_headers(container: Container, user_id: int) -> dict[str, str]:
         secret=SECRET, user_id=user_id, now=container.clock.now(), minutes=60
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+async def _crash_world(
+    client: httpx.AsyncClient, container: Container
+) -> tuple[World, list[Buyer], list[Buyer], dict[str, str]]:
+    """A live sale of QUANTITY, the burst's buyers, the follow-up buyers and an operator."""
+    world = await flash_world(client, container, quantity=QUANTITY, stock=QUANTITY + SPARE)
+    everyone = await bulk_buyers(container, BUYERS + FOLLOW_UP)
+    operator = _operator_headers(container, await make_user(container, Role.operator))
+    return world, everyone[:BUYERS], everyone[BUYERS:], operator
+
+
+def _two_workers(
+    settings: Settings, tmp_path: Path, redis_url: str, prefix: str
+) -> AbstractAsyncContextManager[Server]:
+    """`livecart serve --workers 2` with the Redis store, reconciling only when asked."""
+    return served(
+        database_url=str(settings.database_url),
+        data_dir=tmp_path / "server",
+        workers=2,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        extra=QUIET_RECONCILE,
+    )
 
 
 async def _staged_burst(
@@ -218,21 +243,11 @@ async def test_a_worker_killed_mid_burst_loses_nothing_and_oversells_nothing(
     tmp_path: Path,
 ) -> None:
     phases = Phases()
-    world = await flash_world(client, container, quantity=QUANTITY, stock=QUANTITY + SPARE)
-    everyone = await bulk_buyers(container, BUYERS + FOLLOW_UP)
-    buyers, late = everyone[:BUYERS], everyone[BUYERS:]
-    operator = _operator_headers(container, await make_user(container, Role.operator))
+    world, buyers, late, operator = await _crash_world(client, container)
     prefix = f"t{uuid.uuid4().hex[:10]}:"
     killed: list[int] = []
     try:
-        async with served(
-            database_url=str(settings.database_url),
-            data_dir=tmp_path / "server",
-            workers=2,
-            redis_url=redis_url,
-            redis_prefix=prefix,
-            extra=QUIET_RECONCILE,
-        ) as server:
+        async with _two_workers(settings, tmp_path, redis_url, prefix) as server:
             phases("world and server start")
             first_workers = server.worker_pids()
 
@@ -290,21 +305,11 @@ async def test_redis_emptied_mid_sale_is_rebuilt_and_the_sale_goes_on(
     tmp_path: Path,
 ) -> None:
     phases = Phases()
-    world = await flash_world(client, container, quantity=QUANTITY, stock=QUANTITY + SPARE)
-    everyone = await bulk_buyers(container, BUYERS + FOLLOW_UP)
-    buyers, late = everyone[:BUYERS], everyone[BUYERS:]
-    operator = _operator_headers(container, await make_user(container, Role.operator))
+    world, buyers, late, operator = await _crash_world(client, container)
     prefix = f"t{uuid.uuid4().hex[:10]}:"
     flushed: list[int] = []
     try:
-        async with served(
-            database_url=str(settings.database_url),
-            data_dir=tmp_path / "server",
-            workers=2,
-            redis_url=redis_url,
-            redis_prefix=prefix,
-            extra=QUIET_RECONCILE,
-        ) as server:
+        async with _two_workers(settings, tmp_path, redis_url, prefix) as server:
             phases("world and server start")
 
             async def empty_redis() -> None:
