@@ -34,6 +34,7 @@ from livecart.events.sink import log_files
 from livecart.live import service as live
 from livecart.live.models import ChatMessage
 from livecart.realtime.broker import InMemoryBroker, session_channel
+from livecart.realtime.schemas import staff_frame
 from livecart.settings import Settings
 from tests.conftest import LiveServer
 from tests.support import make_user, token_for
@@ -310,6 +311,22 @@ async def test_mute_and_ban_through_rest_hold_on_open_sockets(
     assert chats(await frames_until(bob, "marker two")) == ["marker two"]
     for ws in (bob, carol):
         await ws.close()
+
+
+async def test_staff_frames_reach_the_anchor_and_not_the_viewers(world: World) -> None:
+    anchor = await world.socket(world.anchor_id)
+    bob = await world.socket(world.bob_id)
+    broker = world.server.container.broker
+    await broker.publish(
+        session_channel(world.session_id), staff_frame("alert", kind="overturn", level=2)
+    )
+    await bob.send(json.dumps({"type": "chat", "text": "after the alert"}))
+    alert = await next_frame(anchor, "alert")
+    assert (alert["kind"], alert["audience"]) == ("overturn", "staff")
+    seen = await frames_until(bob, "after the alert")
+    assert not any(f["type"] == "alert" for f in seen)
+    await anchor.close()
+    await bob.close()
 
 
 async def test_origin_is_checked_and_bad_tokens_refused(world: World) -> None:

@@ -45,7 +45,13 @@ from livecart.live.errors import Banned
 from livecart.live.schemas import SessionOrigin
 from livecart.realtime.broker import Broker, Subscription, session_channel
 from livecart.realtime.chat_writer import ChatWriter
-from livecart.realtime.schemas import Frame, error_frame, like_frame, viewers_frame
+from livecart.realtime.schemas import (
+    STAFF_AUDIENCE,
+    Frame,
+    error_frame,
+    like_frame,
+    viewers_frame,
+)
 from livecart.realtime.viewer_counts import LocalViewerCounts, ViewerCounts
 from livecart.settings import Settings
 from livecart.supervision import service as supervision
@@ -356,6 +362,9 @@ class Hub:
         if frame.get("type") == "moderation" and frame.get("action") != "slow_mode":
             self._moderate(state, frame)
             return
+        if frame.get("audience") == STAFF_AUDIENCE:
+            self._to_staff(state, frame)
+            return
         state.batch.append(encode(frame))
         window = self.settings.ws_batch_seconds
         if window <= 0 or len(state.batch) >= self.settings.ws_batch_max_frames:
@@ -376,6 +385,14 @@ class Hub:
             if frame.get("action") == "ban" and client.user_id == target and not client.is_staff:
                 self.send(client, error_frame(Banned("you are banned from this room")))
                 self.send(client, CloseRequest(BANNED_CODE, "banned"))
+
+    def _to_staff(self, state: _SessionState, frame: Frame) -> None:
+        # Alerts, questions and buyer counts for the console: staff sockets only, at once.
+        self._flush_batch(state)
+        encoded = encode(frame)
+        for client in list(state.clients):
+            if client.is_staff:
+                self.send_encoded(client, encoded)
 
     def send_encoded(self, client: Client, encoded: str) -> bool:
         """Queue one already encoded frame for one socket."""

@@ -12,6 +12,10 @@ from livecart.core.schemas import InputModel
 
 Frame = dict[str, Any]
 
+# A frame with this audience reaches only the session's staff sockets (anchor, co-hosts,
+# moderators): console alerts, queued questions, buyer estimates.
+STAFF_AUDIENCE = "staff"
+
 
 class ChatIn(InputModel):
     type: Literal["chat"]
@@ -58,6 +62,11 @@ def like_frame(count: int, total: int) -> Frame:
 def viewers_frame(count: int) -> Frame:
     """The number of sockets watching the session."""
     return {"type": "viewers", "count": count}
+
+
+def staff_frame(frame_type: str, **fields: Any) -> Frame:
+    """A frame for the session's staff sockets only (published like any other frame)."""
+    return {"type": frame_type, "audience": STAFF_AUDIENCE, **fields}
 
 
 PONG: Frame = {"type": "pong"}
