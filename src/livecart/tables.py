@@ -9,7 +9,10 @@ from livecart.catalog import models as catalog_models
 from livecart.commerce import models as commerce_models
 from livecart.core.db import Base
 from livecart.flashsale import models as flashsale_models
+from livecart.insights import models as insights_models
 from livecart.live import models as live_models
+from livecart.marketing import models as marketing_models
+from livecart.supervision import models as supervision_models
 
 DOMAIN_MODELS = (
     accounts_models,
@@ -17,6 +20,9 @@ DOMAIN_MODELS = (
     live_models,
     commerce_models,
     flashsale_models,
+    insights_models,
+    supervision_models,
+    marketing_models,
 )
 
 

@@ -33,7 +33,9 @@ from livecart.commerce import service as commerce
 from livecart.core.db import UnitOfWork
 from livecart.events import service as events
 from livecart.flashsale import service as flashsale
+from livecart.insights import service as insights
 from livecart.live import service as live
+from livecart.marketing import service as marketing
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -52,10 +54,17 @@ SOURCES: tuple[PersonalSource, ...] = (
     live.personal_data,
     commerce.personal_data,
     flashsale.personal_data,
+    marketing.personal_data,
+    insights.personal_data,
 )
 # What a deletion runs in each domain besides pseudonymising the account (flashsale: nothing,
 # its holdings and reservations stay with the orders).
-ERASERS: tuple[Eraser, ...] = (live.erase_personal_data, commerce.erase_personal_data)
+ERASERS: tuple[Eraser, ...] = (
+    live.erase_personal_data,
+    commerce.erase_personal_data,
+    insights.erase_personal_data,
+    marketing.erase_personal_data,
+)
 
 
 async def gather(session: AsyncSession, user_id: int) -> PersonalRows:

@@ -12,9 +12,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import PersonalRows
 from livecart.insights import clv
 from livecart.insights.clv import Array, BgNbd, GammaGamma
+from livecart.insights.models import (
+    ConsumerAffinity,
+    ConsumerPortrait,
+    FanLevel,
+    PortraitFact,
+    PortraitKeyword,
+)
 from livecart.insights.schemas import HoldoutReport, InputReport, LineProblemOut, TrackingWeek
 from livecart.insights.transactions import (
     DAYS_PER_WEEK,
@@ -183,3 +194,23 @@ def holdout_report(
         chart=str(chart) if chart is not None else None,
         input=input_report,
     )
+
+
+PERSONAL_TABLES = (ConsumerPortrait, ConsumerAffinity, FanLevel, PortraitFact, PortraitKeyword)
+
+
+async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
+    """A consumer's stored portrait, affinities, fan levels and portrait state (export)."""
+    return await accounts.collect_rows(
+        session,
+        {
+            model.__tablename__: select(model.__table__).where(model.user_id == user_id)
+            for model in PERSONAL_TABLES
+        },
+    )
+
+
+async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
+    """For a deleted account: every portrait row of the user is deleted. Idempotent."""
+    for model in PERSONAL_TABLES:
+        await session.execute(delete(model).where(model.user_id == user_id))
