@@ -53,13 +53,24 @@ OWNERS: dict[str, str] = {
     "orders": "user_id = :user_id",
     "order_items": "order_id IN (SELECT id FROM orders WHERE user_id = :user_id)",
     "payments": "order_id IN (SELECT id FROM orders WHERE user_id = :user_id)",
+    "after_sales_requests": "user_id = :user_id",
+    "refunds": "order_id IN (SELECT id FROM orders WHERE user_id = :user_id)",
     "flash_holdings": "user_id = :user_id",
     "flash_reservations": "user_id = :user_id",
+    "consumer_stages": "user_id = :user_id",
+    "stage_transitions": "user_id = :user_id",
+    "campaign_assignments": "user_id = :user_id",
+    "marketing_messages": "user_id = :user_id",
     "consumer_portraits": "user_id = :user_id",
     "consumer_affinities": "user_id = :user_id",
     "fan_levels": "user_id = :user_id",
     "portrait_facts": "user_id = :user_id",
     "portrait_keywords": "user_id = :user_id",
+    "service_questions": "asker_id = :user_id",
+    "service_tickets": "user_id = :user_id",
+    "service_ticket_messages": (
+        "ticket_id IN (SELECT id FROM service_tickets WHERE user_id = :user_id)"
+    ),
 }
 
 # Personal columns left out of the export on purpose, with the reason.
@@ -250,6 +261,53 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "status": KEEP,
         "created_at": KEEP,
     },
+    # after-sales (commerce): requests and refunds stay for the accounts; what the buyer wrote
+    # and the evidence they gave are erased.
+    "category_return_rules": {
+        "category": NOT,
+        "no_reason_returns": NOT,
+        "note": NOT,
+        "updated_at": NOT,
+        "updated_by": REF,
+    },
+    "after_sales_requests": {
+        "id": KEEP,
+        "order_id": KEEP,
+        "order_item_id": KEEP,
+        "user_id": KEEP,
+        "brand_id": KEEP,
+        "product_id": KEEP,
+        "kind": KEEP,
+        "reason": KEEP,
+        "text": ERASE,  # emptied
+        "evidence": ERASE,  # emptied (the photo references)
+        "quantity": KEEP,
+        "amount": KEEP,
+        "currency": KEEP,
+        "status": KEEP,
+        "requested_at": KEEP,
+        "answer_due_at": KEEP,
+        "answered_at": KEEP,
+        "answered_by": REF,
+        "answer_reason": KEEP,  # the merchant's words, part of the record
+        "auto_approved": KEEP,
+        "goods_received_at": KEEP,
+        "refunded_at": KEEP,
+    },
+    "refunds": {
+        "id": KEEP,
+        "order_id": KEEP,
+        "payment_id": KEEP,
+        "request_id": KEEP,
+        "cause": KEEP,
+        "idempotency_key": KEEP,
+        "provider": KEEP,
+        "reference": KEEP,
+        "amount": KEEP,
+        "currency": KEEP,
+        "status": KEEP,
+        "created_at": KEEP,
+    },
     # flashsale: holdings and reservations back orders, so they stay with them.
     "flash_sales": {
         "id": NOT,
@@ -330,7 +388,7 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "anchor_id": DELETE,
         "product_key": DELETE,
         "category_key": DELETE,
-        "order_id": DELETE,
+        "order_ref": DELETE,
         "is_question": DELETE,
         "currency": DELETE,
         "events": DELETE,
@@ -418,6 +476,61 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "status": DELETE,
         "created_at": DELETE,
         "read_at": DELETE,
+    },
+    # catalog: a product's knowledge card (the brand's words, not a person's).
+    "knowledge_cards": {
+        "id": NOT,
+        "product_id": NOT,
+        "selling_points": NOT,
+        "specifications": NOT,
+        "faqs": NOT,
+        "compliance_notes": NOT,
+        "edited_by": REF,  # the merchant who edited it
+        "generated_at": NOT,
+        "updated_at": NOT,
+    },
+    # service: a viewer's question in live chat. Its words are the asker's: exported and
+    # emptied on deletion (with the answer to them and the suggestion); timings stay for the
+    # brand's service score.
+    "service_questions": {
+        "id": KEEP,
+        "session_id": KEEP,
+        "product_id": KEEP,
+        "brand_id": KEEP,
+        "message_id": KEEP,
+        "asker_id": KEEP,
+        "text": ERASE,  # emptied
+        "language": KEEP,
+        "asked_at": KEEP,
+        "suggestion": ERASE,  # nulled: it quotes an answer fitted to the question
+        "status": KEEP,
+        "first_response_at": KEEP,
+        "answered_by": REF,
+        "answer": ERASE,  # nulled: it answers (and may quote) the asker
+        "answer_mode": KEEP,
+    },
+    "service_tickets": {
+        "id": KEEP,
+        "user_id": KEEP,
+        "brand_id": KEEP,
+        "order_id": KEEP,
+        "after_sales_request_id": KEEP,
+        "subject": ERASE,  # emptied
+        "status": KEEP,
+        "created_at": KEEP,
+        "first_response_at": KEEP,
+        "resolved_at": KEEP,
+        "satisfaction": KEEP,
+        "rated_at": KEEP,
+    },
+    # The whole conversation of a consumer's ticket is theirs (the brand's replies too).
+    "service_ticket_messages": {
+        "id": KEEP,
+        "ticket_id": KEEP,
+        "author_id": REF,
+        "from_staff": KEEP,
+        "text": ERASE,  # emptied
+        "created_at": KEEP,
     },
 }
 

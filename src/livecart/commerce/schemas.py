@@ -113,3 +113,125 @@ class WebhookOut(OutputModel):
     order_id: int | None
     status: OrderStatus | None
     duplicate: bool
+
+
+# ---------------------------------------------------------------- after-sales
+
+TEXT_MAX = 2000
+EVIDENCE_MAX = 6
+
+
+class ReturnReason(StrEnum):
+    no_reason = "no_reason"
+    quality = "quality"
+    not_as_described = "not_as_described"
+    damaged = "damaged"
+    wrong_item = "wrong_item"
+    other = "other"
+
+
+# A request with one of these reasons blames the goods or the seller: it is a complaint.
+FAULT_REASONS = frozenset(
+    {
+        ReturnReason.quality,
+        ReturnReason.not_as_described,
+        ReturnReason.damaged,
+        ReturnReason.wrong_item,
+    }
+)
+
+
+class AfterSalesKind(StrEnum):
+    return_refund = "return_refund"  # delivered goods come back, then the money
+    refund_only = "refund_only"  # paid, not shipped: nothing to send back
+
+
+class AfterSalesStatus(StrEnum):
+    requested = "requested"
+    rejected = "rejected"
+    awaiting_return = "awaiting_return"
+    refunded = "refunded"
+
+
+class AfterSalesRequestIn(InputModel):
+    """What a buyer asks: the line, how many units, why, and evidence (photo references)."""
+
+    order_item_id: Id
+    quantity: Quantity
+    reason: ReturnReason
+    text: str = Field(default="", max_length=TEXT_MAX)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=EVIDENCE_MAX
+    )
+
+
+class AfterSalesAnswerIn(InputModel):
+    """The merchant's answer; a rejection needs a reason the buyer can read."""
+
+    approve: bool
+    reason: str = Field(default="", max_length=TEXT_MAX)
+
+
+class CategoryReturnRuleIn(InputModel):
+    no_reason_returns: bool
+    note: str = Field(default="", max_length=300)
+
+
+class CategoryReturnRuleOut(OutputModel):
+    category: str
+    no_reason_returns: bool
+    note: str
+    default: bool  # True when no operator rule exists and the built-in default applies
+
+
+class RefundOut(OutputModel):
+    id: int
+    order_id: int
+    request_id: int | None
+    cause: str
+    provider: str
+    reference: str
+    amount: int
+    currency: str
+    status: str
+    created_at: datetime
+
+
+class AfterSalesRequestOut(OutputModel):
+    id: int
+    order_id: int
+    order_item_id: int
+    user_id: int | None
+    brand_id: int
+    product_id: int
+    kind: AfterSalesKind
+    reason: ReturnReason
+    text: str
+    evidence: list[str]
+    quantity: int
+    amount: int
+    currency: str
+    status: AfterSalesStatus
+    requested_at: datetime
+    answer_due_at: datetime
+    answered_at: datetime | None
+    answer_reason: str
+    auto_approved: bool
+    goods_received_at: datetime | None
+    refunded_at: datetime | None
+
+
+class AfterSalesRate(OutputModel):
+    """Return and complaint rates of one product, brand, anchor (user id) or live session.
+
+    Over paid orders (paid_at since the cut-off): `returns` counts orders with a request that
+    was not rejected, `complaints` orders with a request giving a fault reason (any outcome).
+    For a product, an order counts when it holds the product and a request is on that product.
+    """
+
+    key: int
+    orders: int
+    returns: int
+    complaints: int
+    return_rate: float
+    complaint_rate: float

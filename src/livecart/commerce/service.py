@@ -15,9 +15,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Select, delete, distinct, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
@@ -42,11 +44,20 @@ from livecart.commerce.errors import (
     TooManyUnits,
     UnknownSku,
 )
-from livecart.commerce.models import CartItem, Order, OrderItem, Payment
+from livecart.commerce.models import (
+    AfterSalesRequest,
+    CartItem,
+    Order,
+    OrderItem,
+    Payment,
+)
 from livecart.commerce.payments import PAYMENT_SUCCEEDED, PaymentProvider
 from livecart.commerce.schemas import (
+    FAULT_REASONS,
     IDEMPOTENCY_KEY_MAX,
     MAX_UNITS,
+    AfterSalesRate,
+    AfterSalesStatus,
     CancelReason,
     CartItemOut,
     CartOut,
@@ -1079,3 +1090,74 @@ async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
 async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
     """For a deleted account: the cart goes; orders and payments stay for the accounts."""
     await session.execute(delete(CartItem).where(CartItem.user_id == user_id))
+
+
+# ---------------------------------------------------------------- after-sales rates
+
+RateGroup = Literal["product", "brand", "anchor", "session"]
+
+
+def _rate_key(group_by: RateGroup) -> Any:
+    return {
+        "brand": Order.brand_id,
+        "anchor": Order.anchor_id,
+        "session": Order.session_id,
+    }[group_by]
+
+
+async def after_sales_rates(
+    session: AsyncSession, *, group_by: RateGroup, since: datetime | None
+) -> list[AfterSalesRate]:
+    """Return and complaint rates per product, brand, anchor or live session, by key.
+
+    Orders are paid orders (`paid_at` set, and at or after `since` when given); anchors and
+    sessions come from the order's attribution (`orders.anchor_id`, `orders.session_id`, set
+    when it was placed in a live session), so orders placed outside a session count only for
+    products and brands.
+    """
+    paid: list[ColumnElement[bool]] = [Order.paid_at.is_not(None)]
+    if since is not None:
+        paid.append(Order.paid_at >= since)
+    if group_by == "product":
+        order_key: Any = OrderItem.product_id
+        orders_stmt = (
+            select(order_key, func.count(distinct(Order.id)))
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(*paid)
+            .group_by(order_key)
+        )
+        request_key: Any = AfterSalesRequest.product_id
+    else:
+        order_key = _rate_key(group_by)
+        orders_stmt = (
+            select(order_key, func.count(Order.id))
+            .where(*paid, order_key.is_not(None))
+            .group_by(order_key)
+        )
+        request_key = order_key
+    base = (
+        select(request_key, func.count(distinct(AfterSalesRequest.order_id)))
+        .join(Order, Order.id == AfterSalesRequest.order_id)
+        .where(*paid, request_key.is_not(None))
+        .group_by(request_key)
+    )
+    returns_stmt = base.where(AfterSalesRequest.status != AfterSalesStatus.rejected.value)
+    complaints_stmt = base.where(AfterSalesRequest.reason.in_([r.value for r in FAULT_REASONS]))
+    orders = {int(k): int(n) for k, n in await session.execute(orders_stmt)}
+    returns = {int(k): int(n) for k, n in await session.execute(returns_stmt)}
+    complaints = {int(k): int(n) for k, n in await session.execute(complaints_stmt)}
+    rates: list[AfterSalesRate] = []
+    for key in sorted(orders):
+        count = orders[key]
+        r, c = returns.get(key, 0), complaints.get(key, 0)
+        rates.append(
+            AfterSalesRate(
+                key=key,
+                orders=count,
+                returns=r,
+                complaints=c,
+                return_rate=r / count,
+                complaint_rate=c / count,
+            )
+        )
+    return rates
