@@ -95,7 +95,7 @@ def upgrade() -> None:
     sa.Column('anchor_id', sa.BigInteger(), nullable=True),
     sa.Column('product_key', sa.String(length=120), nullable=True),
     sa.Column('category_key', sa.String(length=120), nullable=True),
-    sa.Column('order_id', sa.BigInteger(), nullable=True),
+    sa.Column('order_ref', sa.String(length=64), nullable=True),
     sa.Column('is_question', sa.Boolean(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('events', sa.BigInteger(), nullable=False),

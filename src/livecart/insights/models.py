@@ -141,7 +141,7 @@ class PortraitFact(Base):
     anchor_id: Mapped[int | None] = mapped_column(BigInteger)
     product_key: Mapped[str | None] = mapped_column(String(120))
     category_key: Mapped[str | None] = mapped_column(String(120))
-    order_id: Mapped[int | None] = mapped_column(BigInteger)
+    order_ref: Mapped[str | None] = mapped_column(String(64))  # order id, or the event id
     is_question: Mapped[bool]
     currency: Mapped[str | None] = mapped_column(String(3))
     events: Mapped[int] = mapped_column(BigInteger)
