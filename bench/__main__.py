@@ -3,22 +3,28 @@
 burst: `--buyers 20000 --quantity 10000 --concurrency 200 --variants baseline-pg,...`; with
 `--runs N` it checks instead of measuring: N verified bursts per variant (default variants
 memory-sqlite,memory-pg,redis-pg2). fanout: `--viewers 1000,5000 --seconds 10 --rate 20`.
+portraits (only when named): `--events 10000000 --phases scan,duckdb,spark` over a
+generated log in a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress
 
-from bench import burst, fanout, report
+from bench import burst, fanout, portraits, report
 
 # Benchmarks by name, in the order `python -m bench` (and `make bench`) runs them.
 BENCHMARKS = ("burst", "fanout")
+# Run only when named: `python -m bench portraits --events 10000000`.
+ON_REQUEST = ("portraits",)
 
 
 def _counts(text: str) -> list[int]:
@@ -79,10 +85,50 @@ def run_burst(args: argparse.Namespace, console: Console, payload: dict[str, Any
     payload["burst"] = rows
 
 
+def run_portraits(args: argparse.Namespace, console: Console, payload: dict[str, Any]) -> None:
+    """Generate the log, then measure each phase on it (the scan first: it is the ceiling)."""
+    import tempfile
+
+    shape = portraits.LogShape.for_events(args.events, days=args.days)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = [p for p in phases if p not in portraits.PHASES]
+    if unknown:
+        raise SystemExit(f"unknown phase {', '.join(unknown)}; known: {portraits.PHASES}")
+    payload["portraits_arguments"] = {**vars(shape), "phases": phases}
+    payload["portraits_commit"] = portraits.git_commit()
+    with tempfile.TemporaryDirectory(prefix="livecart-bench-events-", dir=args.events_dir) as tmp:
+        root = Path(tmp) / "events"
+        started = time.perf_counter()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"generating {shape.events:,} events", total=shape.days)
+            written = portraits.generate(
+                root, shape, progress=lambda done, _: progress.update(task, completed=done)
+            )
+        size = sum(f.stat().st_size for f in root.rglob("*.parquet"))
+        payload["portraits_log"] = {
+            "events": written,
+            "files": shape.days,
+            "bytes": size,
+            "generate_seconds": round(time.perf_counter() - started, 1),
+        }
+        seconds = payload["portraits_log"]["generate_seconds"]
+        console.print(
+            f"generated {written:,} events, {shape.days} files, {size / 2**20:,.1f} MiB "
+            f"in {seconds} s (commit {payload['portraits_commit']})"
+        )
+        results = []
+        for phase in phases:
+            console.print(f"measuring {phase} ...")
+            results.append(portraits.measure(phase, root, spark_memory=args.spark_memory))
+    rows = portraits.rows(results)
+    report.print_portraits(rows, console)
+    payload["portraits"] = rows
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the chosen benchmarks, print their tables and write the JSON results."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("benchmarks", nargs="*", choices=[*BENCHMARKS, []], default=[])
+    parser.add_argument("benchmarks", nargs="*", choices=[*BENCHMARKS, *ON_REQUEST, []], default=[])
     parser.add_argument(
         "--processes", type=int, default=None, help="load-generator processes (default 2-4)"
     )
@@ -132,6 +178,16 @@ def main(argv: list[str] | None = None) -> None:
         "--redis-prefix", default=burst.Options.redis_prefix, help="only keys under it are used"
     )
     bur.add_argument("--ports", type=_port_range, default=None, help="e.g. 18200-18299")
+    por = parser.add_argument_group("portraits")
+    por.add_argument("--events", type=int, default=1_000_000, help="generated events")
+    por.add_argument("--days", type=int, default=30, help="days (one file each)")
+    por.add_argument(
+        "--phases", default="scan,duckdb,spark", help="comma-separated, of scan,duckdb,spark"
+    )
+    por.add_argument("--spark-memory", default="6g", help="Spark driver memory")
+    por.add_argument(
+        "--events-dir", default=None, help="where the temporary log goes (default: the system's)"
+    )
     args = parser.parse_args(argv)
     chosen = args.benchmarks or list(BENCHMARKS)
     console = Console()
@@ -161,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = report.fanout_rows([r.as_dict() for r in results])
         report.print_fanout(rows, console)
         payload["fanout"] = rows
+    if "portraits" in chosen:
+        run_portraits(args, console, payload)
     path = report.write_json(payload, args.json)
     console.print(f"results: {path}")
 

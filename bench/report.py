@@ -106,6 +106,34 @@ def print_fanout(rows: list[dict[str, Any]], console: Console | None = None) -> 
     (console or Console()).print(table)
 
 
+PORTRAITS_TARGET_VS_SCAN = 3.0
+
+
+def print_portraits(rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    """The portraits table: each phase next to the scan of the same run."""
+    target = f"duckdb at most {PORTRAITS_TARGET_VS_SCAN:g}x the scan"
+    table = Table(title=f"portraits (target: {target})")
+    columns = (
+        "phase", "rows", "engine s", "vs scan", "wall s", "CPU s", "peak RSS MiB",
+        "machine busy %", "load before/peak/after",
+    )  # fmt: skip
+    for name in columns:
+        table.add_column(name, justify="left" if name == "phase" else "right")
+    for r in rows:
+        table.add_row(
+            r["phase"],
+            _fmt(r["rows"]),
+            _fmt(r["engine_seconds"], 2),
+            _fmt(r["ratio_to_scan"], 2),
+            _fmt(r["wall_seconds"], 2),
+            _fmt(r["cpu_seconds"], 2),
+            _fmt(r["peak_rss_mb"]),
+            _fmt(r["machine_busy_percent"]),
+            f"{r['load_before']:.2f} / {r['load_peak']:.2f} / {r['load_after']:.2f}",
+        )
+    (console or Console()).print(table)
+
+
 def burst_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each variant with its ratios to its own no-op and to the baseline, and the verdict."""
     baseline = next(
