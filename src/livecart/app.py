@@ -25,6 +25,7 @@ from livecart.events.api import router as events_router
 from livecart.flashsale import service as flash_service
 from livecart.flashsale.api import router as flashsale_router
 from livecart.live.api import router as live_router
+from livecart.marketing.api import router as marketing_router
 from livecart.metrics import registry_for
 from livecart.metrics import router as metrics_router
 from livecart.realtime.gateway import router as realtime_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         commerce_router,
         flashsale_router,
         events_router,
+        marketing_router,
     ):
         app.include_router(router, prefix="/api/v1")
     if settings.bench_routes:

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     # Compliance scanning: a JSON lexicon replacing (or, with "extends": "default", amending)
     # the packaged rules; unset uses the packaged ones (docs/supervision.md).
     compliance_lexicon: Path | None = None
+    # Marketing e-mail through SMTP; unset host: e-mail campaigns are refused (docs/marketing.md).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "livecart@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @field_validator("data_dir")
     @classmethod

@@ -1,0 +1,1 @@
+"""Marketing: segments, stage tracks, campaigns with holdouts and uplift, messages."""

@@ -1,0 +1,321 @@
+"""REST routes of marketing: segments, stages, campaigns and reports (operators); the inbox."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from livecart.accounts.dependencies import CurrentUser, Operator
+from livecart.core.http import ContainerDep, UoW
+from livecart.insights.portrait_query import field_menu
+from livecart.marketing import service
+from livecart.marketing.mail import Mailer, mailer_from
+from livecart.marketing.schemas import (
+    CampaignIn,
+    CampaignOut,
+    CountOut,
+    FieldOut,
+    InviteeOut,
+    InviteIn,
+    MessageOut,
+    ReportOut,
+    RuleIn,
+    RunOut,
+    SegmentIn,
+    SegmentOut,
+    StageCountOut,
+    StageFlowOut,
+    StageRunOut,
+)
+
+if TYPE_CHECKING:
+    from livecart.bootstrap import Container
+
+router = APIRouter(tags=["marketing"])
+
+
+def mailer_of(container: Container) -> Mailer | None:
+    """The SMTP mailer of the settings, or None when LIVECART_SMTP_HOST is unset."""
+    s = container.settings
+    return mailer_from(
+        host=s.smtp_host,
+        port=s.smtp_port,
+        sender=s.smtp_from,
+        username=s.smtp_username,
+        password=s.smtp_password,
+        starttls=s.smtp_starttls,
+    )
+
+
+# ---------------------------------------------------------------- segments
+
+
+@router.get(
+    "/marketing/fields",
+    response_model=list[FieldOut],
+    summary="Portrait fields a segment rule may use (operator)",
+)
+async def list_fields(actor: Operator) -> list[FieldOut]:
+    return [FieldOut.model_validate(f) for f in field_menu()]
+
+
+@router.post(
+    "/marketing/segments/count",
+    response_model=CountOut,
+    summary="Count the consumers a draft rule matches (operator)",
+)
+async def count_rule(body: RuleIn, actor: Operator, uow: UoW) -> CountOut:
+    return await service.count_rule(uow.session, actor=actor, rule=body.rule)
+
+
+@router.get(
+    "/marketing/segments", response_model=list[SegmentOut], summary="Saved segments (operator)"
+)
+async def list_segments(actor: Operator, uow: UoW) -> list[SegmentOut]:
+    return await service.list_segments(uow.session, actor=actor)
+
+
+@router.post(
+    "/marketing/segments",
+    status_code=201,
+    response_model=SegmentOut,
+    summary="Save a segment (operator)",
+)
+async def create_segment(
+    body: SegmentIn, actor: Operator, uow: UoW, container: ContainerDep
+) -> SegmentOut:
+    out = await service.create_segment(uow.session, clock=container.clock, actor=actor, data=body)
+    await uow.commit()
+    return out
+
+
+@router.get(
+    "/marketing/segments/{segment_id}",
+    response_model=SegmentOut,
+    summary="One segment with its size (operator)",
+)
+async def get_segment(segment_id: int, actor: Operator, uow: UoW) -> SegmentOut:
+    return await service.get_segment(uow.session, actor=actor, segment_id=segment_id)
+
+
+@router.put(
+    "/marketing/segments/{segment_id}",
+    response_model=SegmentOut,
+    summary="Replace a segment's rule (operator)",
+)
+async def update_segment(
+    segment_id: int, body: SegmentIn, actor: Operator, uow: UoW, container: ContainerDep
+) -> SegmentOut:
+    out = await service.update_segment(
+        uow.session, clock=container.clock, actor=actor, segment_id=segment_id, data=body
+    )
+    await uow.commit()
+    return out
+
+
+@router.delete(
+    "/marketing/segments/{segment_id}", status_code=204, summary="Delete a segment (operator)"
+)
+async def delete_segment(segment_id: int, actor: Operator, uow: UoW) -> Response:
+    await service.delete_segment(uow.session, actor=actor, segment_id=segment_id)
+    await uow.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/marketing/segments/{segment_id}/export.csv",
+    summary="A segment's members as CSV: user id and scores (operator)",
+    response_class=Response,
+)
+async def export_segment(segment_id: int, actor: Operator, uow: UoW) -> Response:
+    text = await service.export_segment_csv(uow.session, actor=actor, segment_id=segment_id)
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="segment-{segment_id}.csv"'},
+    )
+
+
+# ---------------------------------------------------------------- stages
+
+
+@router.get(
+    "/marketing/stages",
+    response_model=list[StageCountOut],
+    summary="Consumers per stage of each track (operator)",
+)
+async def stage_counts(
+    actor: Operator, uow: UoW, track: Annotated[str | None, Query(max_length=64)] = None
+) -> list[StageCountOut]:
+    return await service.stage_counts(uow.session, actor=actor, track=track)
+
+
+@router.get(
+    "/marketing/stages/flows",
+    response_model=list[StageFlowOut],
+    summary="Moves between the stages of a track (operator)",
+)
+async def stage_flows(
+    actor: Operator,
+    uow: UoW,
+    track: Annotated[str, Query(max_length=64)] = service.LIFECYCLE,
+) -> list[StageFlowOut]:
+    return await service.stage_flows(uow.session, actor=actor, track=track)
+
+
+@router.post(
+    "/marketing/stages/run",
+    response_model=StageRunOut,
+    summary="Move consumers between stages by the rules now (operator)",
+)
+async def run_stages(actor: Operator, uow: UoW, container: ContainerDep) -> StageRunOut:
+    out = await service.run_stages(uow.session, clock=container.clock)
+    await uow.commit()
+    return out
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+@router.get(
+    "/marketing/campaigns", response_model=list[CampaignOut], summary="Campaigns (operator)"
+)
+async def list_campaigns(actor: Operator, uow: UoW) -> list[CampaignOut]:
+    return await service.list_campaigns(uow.session, actor=actor)
+
+
+@router.post(
+    "/marketing/campaigns",
+    status_code=201,
+    response_model=CampaignOut,
+    summary="Draft a campaign for a segment or a stage (operator)",
+)
+async def create_campaign(
+    body: CampaignIn, actor: Operator, uow: UoW, container: ContainerDep
+) -> CampaignOut:
+    out = await service.create_campaign(uow.session, clock=container.clock, actor=actor, data=body)
+    await uow.commit()
+    return out
+
+
+@router.get(
+    "/marketing/campaigns/{campaign_id}",
+    response_model=CampaignOut,
+    summary="One campaign (operator)",
+)
+async def get_campaign(campaign_id: int, actor: Operator, uow: UoW) -> CampaignOut:
+    return await service.get_campaign(uow.session, actor=actor, campaign_id=campaign_id)
+
+
+@router.post(
+    "/marketing/campaigns/{campaign_id}/run",
+    response_model=RunOut,
+    summary="Send a draft campaign, keeping its holdout (operator)",
+)
+async def run_campaign(
+    campaign_id: int, actor: Operator, uow: UoW, container: ContainerDep
+) -> RunOut:
+    out = await service.run_campaign(
+        uow,
+        clock=container.clock,
+        actor=actor,
+        campaign_id=campaign_id,
+        mailer=mailer_of(container),
+        base_url=container.settings.base_url,
+    )
+    await uow.commit()
+    return out
+
+
+@router.post(
+    "/marketing/campaigns/{campaign_id}/measure",
+    response_model=ReportOut,
+    summary="Read outcomes from the event log, then report (operator)",
+)
+async def measure_campaign(
+    campaign_id: int, actor: Operator, uow: UoW, container: ContainerDep
+) -> ReportOut:
+    await container.events.flush()
+    out = await service.measure_campaign(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        campaign_id=campaign_id,
+        event_log_dir=container.settings.event_log_dir,
+    )
+    await uow.commit()
+    return out
+
+
+@router.get(
+    "/marketing/campaigns/{campaign_id}/report",
+    response_model=ReportOut,
+    summary="Uplift of treated over holdout with 95% intervals (operator)",
+)
+async def campaign_report(campaign_id: int, actor: Operator, uow: UoW) -> ReportOut:
+    return await service.campaign_report(uow.session, actor=actor, campaign_id=campaign_id)
+
+
+# ---------------------------------------------------------------- pre-live targeting
+
+
+@router.get(
+    "/marketing/sessions/{session_id}/invitees",
+    response_model=list[InviteeOut],
+    summary="Consumers most likely to attend a scheduled session and buy (operator)",
+)
+async def rank_invitees(
+    session_id: int, actor: Operator, uow: UoW, top: Annotated[int, Query(ge=1, le=5000)] = 50
+) -> list[InviteeOut]:
+    return await service.rank_for_session(uow.session, actor=actor, session_id=session_id, top=top)
+
+
+@router.post(
+    "/marketing/sessions/{session_id}/invitations",
+    response_model=RunOut,
+    summary="Invite the top consumers to a scheduled session (operator)",
+)
+async def invite(
+    session_id: int, body: InviteIn, actor: Operator, uow: UoW, container: ContainerDep
+) -> RunOut:
+    out = await service.invite_for_session(
+        uow,
+        clock=container.clock,
+        actor=actor,
+        session_id=session_id,
+        top=body.top,
+        subject=body.subject,
+        body=body.body,
+        holdout_percent=body.holdout_percent,
+        base_url=container.settings.base_url,
+    )
+    await uow.commit()
+    return out
+
+
+# ---------------------------------------------------------------- inbox
+
+
+@router.get(
+    "/me/messages", response_model=list[MessageOut], summary="My in-app messages (signed in)"
+)
+async def my_messages(
+    actor: CurrentUser, uow: UoW, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[MessageOut]:
+    return await service.my_messages(uow.session, actor=actor, limit=limit)
+
+
+@router.post(
+    "/me/messages/{message_id}/read",
+    response_model=MessageOut,
+    summary="Mark one of my messages read (signed in)",
+)
+async def mark_read(
+    message_id: int, actor: CurrentUser, uow: UoW, container: ContainerDep
+) -> MessageOut:
+    out = await service.mark_read(
+        uow.session, clock=container.clock, actor=actor, message_id=message_id
+    )
+    await uow.commit()
+    return out

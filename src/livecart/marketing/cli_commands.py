@@ -1,0 +1,1 @@
+"""Command-line jobs of marketing (each its own unit of work)."""

@@ -1,0 +1,126 @@
+"""Tables of segments, stage tracks, campaigns, holdout assignments and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from livecart.core.db import Base, MinorUnitsColumn
+
+
+class Segment(Base):
+    """A saved rule over portrait fields and scores (`insights.portrait_query`)."""
+
+    __tablename__ = "marketing_segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ConsumerStage(Base):
+    """Where a consumer stands on one stage track (lifecycle, or one per brand)."""
+
+    __tablename__ = "consumer_stages"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    track: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    entered_at: Mapped[datetime]
+
+
+class StageTransition(Base):
+    """One move of a consumer between stages of a track (stage-flow charts)."""
+
+    __tablename__ = "stage_transitions"
+    __table_args__ = (Index("ix_stage_transitions_track_at", "track", "moved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    track: Mapped[str] = mapped_column(String(64))
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str] = mapped_column(String(32))
+    moved_at: Mapped[datetime]
+
+
+class Campaign(Base):
+    """An action sent to a segment or a stage, with a random holdout kept from it."""
+
+    __tablename__ = "marketing_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # in_app | coupon | invitation | email
+    action: Mapped[str] = mapped_column(String(20))
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("marketing_segments.id", ondelete="SET NULL")
+    )
+    track: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(32))
+    # An invitation's upcoming live session (reserved from the message's link).
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="SET NULL")
+    )
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    coupon_code: Mapped[str | None] = mapped_column(String(40))
+    coupon_amount: Mapped[MinorUnitsColumn | None]
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    holdout_percent: Mapped[int] = mapped_column(default=10)
+    window_days: Mapped[int] = mapped_column(default=14)
+    # draft | sent | measured
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    opted_out: Mapped[int] = mapped_column(default=0)  # audience left out for their choice
+    # Where the outcomes came from: events (the behaviour-event log) | simulated (demo).
+    outcome_source: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    measured_at: Mapped[datetime | None]
+
+
+class CampaignAssignment(Base):
+    """A consumer's arm in a campaign (treated or holdout) and the outcome measured after."""
+
+    __tablename__ = "campaign_assignments"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("marketing_campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    arm: Mapped[str] = mapped_column(String(10))  # treated | holdout
+    assigned_at: Mapped[datetime]
+    converted: Mapped[bool | None]
+    gmv: Mapped[MinorUnitsColumn | None]  # minor units of the campaign's currency
+
+
+class Message(Base):
+    """A targeted message delivered to a consumer (in-app inbox; e-mail recorded too)."""
+
+    __tablename__ = "marketing_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("marketing_campaigns.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # in_app | email
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(300))
+    coupon_code: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="delivered")  # delivered | failed
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
