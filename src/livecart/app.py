@@ -30,6 +30,7 @@ from livecart.metrics import registry_for
 from livecart.metrics import router as metrics_router
 from livecart.realtime.gateway import router as realtime_router
 from livecart.settings import Settings
+from livecart.supervision.risk_api import router as supervision_risk_router
 from livecart.web.pages import router as pages_router
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         marketing_router,
     ):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(supervision_risk_router, prefix="/api/v1")
     if settings.bench_routes:
         app.include_router(benchmark_router, prefix="/api/v1")
     app.include_router(realtime_router)

@@ -57,6 +57,9 @@ OWNERS: dict[str, str] = {
     "refunds": "order_id IN (SELECT id FROM orders WHERE user_id = :user_id)",
     "flash_holdings": "user_id = :user_id",
     "flash_reservations": "user_id = :user_id",
+    # supervision (F): reports a consumer filed; sanctions they appealed (their appeal's words).
+    "supervision_reports": "reporter_id = :user_id",
+    "supervision_sanctions": "appeal_by = :user_id",
     "consumer_stages": "user_id = :user_id",
     "stage_transitions": "user_id = :user_id",
     "campaign_assignments": "user_id = :user_id",
@@ -531,6 +534,73 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "from_staff": KEEP,
         "text": ERASE,  # emptied
         "created_at": KEEP,
+    },
+    # supervision, sanctions and risk (F). The audit log is append-only (database triggers), so
+    # nothing in it can be erased: it holds ids (actor_id: REF, like every staff record), codes
+    # and the operator's reason for a decision about a business actor, never a person's own
+    # words (an appeal or report is recorded as "filed", with its length, not its text).
+    "supervision_audit": {
+        "id": NOT,
+        "at": NOT,
+        "actor_id": REF,
+        "actor_role": NOT,
+        "action": NOT,
+        "subject_kind": NOT,
+        "subject_id": NOT,  # a product, sale, room, brand or an anchor acting as a business
+        "reason": NOT,  # the operator's reason, part of the supervision record
+        "details": NOT,  # ids and codes only
+    },
+    "supervision_sanctions": {
+        "id": KEEP,
+        "kind": KEEP,
+        "subject_kind": KEEP,
+        "subject_id": KEEP,
+        "reason": NOT,  # the operator's reason
+        "party_user_id": REF,
+        "party_brand_id": NOT,
+        "created_by": REF,
+        "created_at": KEEP,
+        "ends_at": KEEP,
+        "lifted_at": KEEP,
+        "lifted_by": REF,
+        "appeal_status": KEEP,
+        "appeal_text": ERASE,  # the appellant's own words, emptied
+        "appeal_by": KEEP,
+        "appealed_at": KEEP,
+        "appeal_decided_by": REF,
+        "appeal_decided_at": KEEP,
+    },
+    "supervision_reports": {
+        "id": KEEP,
+        "reporter_id": KEEP,
+        "kind": KEEP,
+        "session_id": KEEP,
+        "order_id": KEEP,
+        "product_id": KEEP,
+        "anchor_id": REF,
+        "brand_id": KEEP,
+        "text": ERASE,  # the reporter's words, emptied; the case stays for the triage record
+        "evidence": ERASE,  # links the reporter gave, emptied
+        "status": KEEP,
+        "handled_by": REF,
+        "created_at": KEEP,
+        "updated_at": KEEP,
+    },
+    "supervision_negative_signals": {
+        "id": NOT,
+        "session_id": NOT,
+        "at": NOT,
+        "source": NOT,
+        "term": NOT,  # the lexicon term matched, not the message
+    },
+    "supervision_alerts": {
+        "id": NOT,
+        "session_id": NOT,
+        "kind": NOT,
+        "at": NOT,
+        "negative": NOT,
+        "window_seconds": NOT,
+        "terms": NOT,
     },
 }
 

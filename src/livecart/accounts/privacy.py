@@ -36,6 +36,7 @@ from livecart.flashsale import service as flashsale
 from livecart.insights import service as insights
 from livecart.live import service as live
 from livecart.marketing import service as marketing
+from livecart.supervision import service as supervision
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -56,6 +57,7 @@ SOURCES: tuple[PersonalSource, ...] = (
     flashsale.personal_data,
     marketing.personal_data,
     insights.personal_data,
+    supervision.sanction_personal_data,
 )
 # What a deletion runs in each domain besides pseudonymising the account (flashsale: nothing,
 # its holdings and reservations stay with the orders).
@@ -64,6 +66,7 @@ ERASERS: tuple[Eraser, ...] = (
     commerce.erase_personal_data,
     insights.erase_personal_data,
     marketing.erase_personal_data,
+    supervision.erase_sanction_personal_data,
 )
 
 

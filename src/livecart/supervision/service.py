@@ -54,3 +54,26 @@ def chat_refusal(text: str, *, lexicon: Lexicon) -> ComplianceBlocked | None:
     except ComplianceBlocked as refused:
         return refused
     return None
+
+
+# ---------------------------------------------------------------- sanctions and risk (issue 5, F)
+# The audit log, sanctions and appeals, consumer reports, risk scores and the overturn alert
+# live in their own modules (sanctions.py, reports.py, risk.py, overturn.py); other domains,
+# the API and the pages reach them through these names.
+from livecart.supervision.sanctions import Standing as Standing  # noqa: E402
+from livecart.supervision.sanctions import appeal_sanction as appeal_sanction  # noqa: E402
+from livecart.supervision.sanctions import audit_log as audit_log  # noqa: E402
+from livecart.supervision.sanctions import decide_appeal as decide_appeal  # noqa: E402
+from livecart.supervision.sanctions import enforce as enforce  # noqa: E402
+from livecart.supervision.sanctions import (  # noqa: E402
+    erase_sanction_personal_data as erase_sanction_personal_data,
+)
+from livecart.supervision.sanctions import get_sanction as get_sanction  # noqa: E402
+from livecart.supervision.sanctions import impose_sanction as impose_sanction  # noqa: E402
+from livecart.supervision.sanctions import lift_sanction as lift_sanction  # noqa: E402
+from livecart.supervision.sanctions import list_sanctions as list_sanctions  # noqa: E402
+from livecart.supervision.sanctions import record_audit as record_audit  # noqa: E402
+from livecart.supervision.sanctions import (  # noqa: E402
+    sanction_personal_data as sanction_personal_data,
+)
+from livecart.supervision.sanctions import standing as standing  # noqa: E402
