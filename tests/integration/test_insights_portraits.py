@@ -24,7 +24,7 @@ from livecart.cli import app
 from livecart.events import service
 from livecart.events.schemas import EVENT_ARROW_SCHEMA, BehaviourEvent, EventType
 from livecart.events.sink import ParquetEventSink
-from livecart.insights import importers, portraits
+from livecart.insights import importers, keywords, portraits, tags
 from tests.support import shared_file
 
 runner = CliRunner()
@@ -146,6 +146,18 @@ def expected_portraits(events: list[BehaviourEvent], as_of: date) -> dict[str, d
             "recency_days": (as_of - max(order_days)).days if order_days else None,
             "frequency": len(order_days),
             "monetary": sum(e.amount or 0 for e in orders),
+            "currency": max((e.currency for e in orders if e.currency), default=None),
+            "top_keywords": [
+                word
+                for word, _ in keywords.top_keywords(
+                    Counter(
+                        w
+                        for e in mine
+                        if e.event_type is EventType.CHAT and e.text
+                        for w in keywords.words(e.text)
+                    )
+                )
+            ],
         }
     buyers = {k: r for k, r in rows.items() if r["orders"] > 0}
     scored = {
@@ -156,7 +168,36 @@ def expected_portraits(events: list[BehaviourEvent], as_of: date) -> dict[str, d
     for key, row in rows.items():
         for name, scores in scored.items():
             row[name] = scores.get(key)
+    fans = expected_fan_levels(events, as_of)
+    for key, row in rows.items():
+        levels = [level for (k, _anchor), (_score, level) in fans.items() if k == key]
+        row["tags"] = tags.tags(row, fan_levels=levels)
     return rows
+
+
+def expected_fan_levels(
+    events: list[BehaviourEvent], as_of: date
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(consumer key, anchor) -> (score, level): whole minutes + 2 chats + likes + 20 orders."""
+    parts: dict[tuple[str, int], dict[str, Any]] = defaultdict(
+        lambda: {"seconds": 0, "chat": 0, "like": 0, "orders": set()}
+    )
+    for e in events:
+        key = key_of(e)
+        if key is None or e.day > as_of or e.anchor_id is None:
+            continue
+        part = parts[(key, e.anchor_id)]
+        part["seconds"] += math.floor(e.watch_seconds or 0.0)
+        if e.event_type.value in ("chat", "like"):
+            part[e.event_type.value] += 1
+        if e.event_type is EventType.ORDER:
+            part["orders"].add(e.order_id if e.order_id is not None else e.event_id)
+    result = {}
+    for pair, part in parts.items():
+        score = part["seconds"] // 60 + 2 * part["chat"] + part["like"] + 20 * len(part["orders"])
+        level = 1 + sum(1 for t in (10, 30, 100, 300, 1000, 3000, 10000) if score >= t)
+        result[pair] = (score, level)
+    return result
 
 
 def assert_same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
@@ -175,6 +216,16 @@ def assert_same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> N
                 )
             else:
                 assert other == value, (mine["consumer_key"], name, other, value)
+
+
+def assert_same_extras(got: portraits.PortraitRun, want: portraits.PortraitRun) -> None:
+    """Fan levels and keyword counts equal; affinity scores within 1e-12 (one division)."""
+    assert got.fan_levels.equals(want.fan_levels)
+    assert got.keywords == want.keywords
+    mine, theirs = got.affinities.to_pylist(), want.affinities.to_pylist()
+    assert [{**r, "score": None} for r in mine] == [{**r, "score": None} for r in theirs]
+    for a, b in zip(mine, theirs, strict=True):
+        assert math.isclose(a["score"], b["score"], rel_tol=1e-12)
 
 
 def rows(run: portraits.PortraitRun) -> list[dict[str, Any]]:
@@ -238,12 +289,14 @@ def generated_log(count: int, seed: int) -> list[BehaviourEvent]:
     kinds += ["add_to_cart", "order", "payment"]
     weights = [5, 20, 5, 8, 10, 6, 4, 3, 3, 2]
     texts = ["hello", "多少钱", "is it cotton?", "好看吗", "nice", "怎么买", "尺码？", "wow", ""]
+    texts += ["love this lipstick", "口红颜色好看", "the lipstick shade is lovely", "包邮吗"]
     start = at(1, 0)
     out = []
     for _ in range(count):
         who = rng.choice(keys)
         kind = rng.choices(kinds, weights=weights)[0]
         fields: dict[str, Any] = {**who, "session_id": rng.randint(1, 6)}
+        fields["anchor_id"] = 900 + fields["session_id"] % 3
         if kind in ("heartbeat", "leave"):
             fields["watch_seconds"] = rng.choice([30.0, 12.5, 0.1, 7.3, 29.97])
         if kind == "chat":
@@ -254,6 +307,7 @@ def generated_log(count: int, seed: int) -> list[BehaviourEvent]:
             fields["order_id"] = rng.choice([None, rng.randint(1, 60)])
             fields["quantity"] = rng.randint(1, 3)
             fields["amount"] = rng.randint(100, 99_999)
+            fields["currency"] = "CNY"
         if kind == "payment":
             fields["order_id"] = rng.randint(1, 60)
         when = start + timedelta(seconds=rng.randint(0, 20 * 86_400 - 1))
@@ -322,6 +376,11 @@ def test_duckdb_portraits_match_the_events(small: tuple[Path, list[BehaviourEven
 
     want = expected_portraits(events, run.as_of)
     assert_same_rows(rows(run), [want[k] for k in sorted(want)])
+    fans = {
+        (r["consumer_key"], r["anchor_id"]): (r["score"], r["level"])
+        for r in run.fan_levels.to_pylist()
+    }
+    assert fans == expected_fan_levels(events, run.as_of)
 
 
 def test_as_of_leaves_out_later_days_and_measures_recency_from_it(
@@ -350,6 +409,55 @@ def test_generated_log_matches_the_events(
     assert {r["m_score"] for r in buyers} == {1, 2, 3, 4, 5}
     assert len({r["recency_days"] for r in buyers}) < len(buyers)
     assert_same_rows(got, [want[k] for k in sorted(want)])
+    fans = expected_fan_levels(events, run.as_of)
+    assert {
+        (r["consumer_key"], r["anchor_id"]): (r["score"], r["level"])
+        for r in run.fan_levels.to_pylist()
+    } == fans
+    assert len({level for _score, level in fans.values()}) >= 3  # the levels are used
+    assert any(r["top_keywords"] for r in got) and any(r["tags"] for r in got)
+
+
+# Products 1-12 of the generated log: category, brand and price band.
+CATALOGUE = portraits.catalogue_table(
+    [
+        {
+            "product_key": str(p),
+            "category": ("beauty", "fashion", "food")[p % 3],
+            "brand": f"brand-{p % 4}",
+            "price_band": portraits.price_band(p * 2_500),
+        }
+        for p in range(1, 13)
+    ]
+)
+WEIGHTS = {"product_click": 1, "detail_view": 1, "favourite": 2, "add_to_cart": 3, "order": 5}
+
+
+def test_affinities_are_weighted_shares_per_consumer(
+    generated: tuple[Path, list[BehaviourEvent]],
+) -> None:
+    root, events = generated
+    as_of = date(2026, 3, 18)
+    run = portraits.run_duckdb(root, as_of=as_of, catalogue=CATALOGUE)
+    by_product = {r["product_key"]: r for r in CATALOGUE.to_pylist()}
+    weights: dict[tuple[str, str, str], int] = Counter()
+    for e in events:
+        key = key_of(e)
+        if key is None or e.day > as_of or e.product_id is None:
+            continue
+        if e.event_type.value in WEIGHTS:
+            product = by_product[str(e.product_id)]
+            for kind in ("category", "brand", "price_band"):
+                weights[(key, kind, product[kind])] += WEIGHTS[e.event_type.value]
+    totals: dict[tuple[str, str], int] = Counter()
+    for (key, kind, _), w in weights.items():
+        totals[(key, kind)] += w
+    got = {(r["consumer_key"], r["kind"], r["key"]): r for r in run.affinities.to_pylist()}
+    assert set(got) == set(weights)
+    for pair, w in weights.items():
+        assert got[pair]["weight"] == w
+        assert got[pair]["score"] == pytest.approx(w / totals[pair[:2]], rel=1e-12)
+    assert {p[1] for p in got} == {"category", "brand", "price_band"}
 
 
 def test_rfm_scores_share_ties_and_use_every_bin() -> None:
@@ -370,6 +478,7 @@ def test_spark_gives_the_same_portraits_as_duckdb(
     assert on_spark.as_of == on_duckdb.as_of
     assert on_spark.table.schema == on_duckdb.table.schema
     assert_same_rows(rows(on_spark), rows(on_duckdb))
+    assert_same_extras(on_spark, on_duckdb)
 
 
 @pytest.mark.spark
@@ -378,10 +487,12 @@ def test_spark_gives_the_same_portraits_on_a_generated_log(
 ) -> None:
     root, _ = generated
     for as_of in (None, date(2026, 3, 10)):
-        on_duckdb = portraits.run_duckdb(root, as_of=as_of)
-        on_spark = portraits.run_spark(root, as_of=as_of, session=spark)
+        on_duckdb = portraits.run_duckdb(root, as_of=as_of, catalogue=CATALOGUE)
+        on_spark = portraits.run_spark(root, as_of=as_of, session=spark, catalogue=CATALOGUE)
         assert on_duckdb.table.num_rows == 30
         assert_same_rows(rows(on_spark), rows(on_duckdb))
+        assert_same_extras(on_spark, on_duckdb)
+        assert on_duckdb.affinities.num_rows > 0
 
 
 def test_cli_writes_one_row_per_consumer(
@@ -402,7 +513,7 @@ def test_cli_writes_one_row_per_consumer(
     assert report["out"] == str(out) and report["seconds"] >= report["engine_seconds"] > 0
     assert report["as_of"] == "2026-03-03"
     table = pq.read_table(out)
-    assert table.schema.names == list(portraits.PORTRAIT_FIELDS)
+    assert table.schema == portraits.PORTRAIT_OUTPUT_SCHEMA
     want = expected_portraits(events, date(2026, 3, 3))
     assert_same_rows(table.to_pylist(), [want[k] for k in sorted(want)])
 
@@ -508,6 +619,7 @@ def test_imported_taobao_views_count_items_and_categories(
     on_spark = portraits.run_spark(root, session=spark)
     assert on_spark.table.schema == on_duckdb.table.schema
     assert_same_rows(rows(on_spark), rows(on_duckdb))
+    assert_same_extras(on_spark, on_duckdb)
 
 
 def test_product_key_prefers_the_livecart_product_and_prefixes_outside_ids(

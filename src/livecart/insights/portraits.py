@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from livecart.events.errors import EventLogEmpty
 from livecart.insights.errors import InputFileMissing
+from livecart.insights.keywords import count_keywords, top_keywords
+from livecart.insights.tags import tags
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -83,9 +85,107 @@ PORTRAIT_ARROW_SCHEMA = pa.schema(
         pa.field("r_score", pa.int64()),
         pa.field("f_score", pa.int64()),
         pa.field("m_score", pa.int64()),
+        pa.field("currency", pa.string()),
     ]
 )
 PORTRAIT_FIELDS = tuple(PORTRAIT_ARROW_SCHEMA.names)
+# What the Python step after the engine adds to each row (keywords and tags).
+PORTRAIT_OUTPUT_SCHEMA = PORTRAIT_ARROW_SCHEMA.append(
+    pa.field("top_keywords", pa.list_(pa.string()), nullable=False)
+).append(pa.field("tags", pa.list_(pa.string()), nullable=False))
+
+# The compacted log (the state of incremental runs): one row per group of a consumer's events
+# with equal values of the grouping columns, and the counts and sums the portrait needs.
+FACT_GROUPING = (
+    "consumer_key",
+    "consumer_id",
+    "anonymous_id",
+    "day",
+    "hour",
+    "event_type",
+    "session_id",
+    "anchor_id",
+    "product_key",
+    "category_key",
+    "order_ref",
+    "is_question",
+    "currency",
+)
+FACT_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("consumer_key", pa.string(), nullable=False),
+        pa.field("consumer_id", pa.int64()),
+        pa.field("anonymous_id", pa.string()),
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("hour", pa.int64(), nullable=False),
+        pa.field("event_type", pa.string(), nullable=False),
+        pa.field("session_id", pa.int64()),
+        pa.field("anchor_id", pa.int64()),
+        pa.field("product_key", pa.string()),
+        pa.field("category_key", pa.string()),
+        pa.field("order_ref", pa.string()),
+        pa.field("is_question", pa.bool_(), nullable=False),
+        pa.field("currency", pa.string()),
+        pa.field("events", pa.int64(), nullable=False),
+        pa.field("watch_seconds", pa.float64()),
+        pa.field("watch_whole_seconds", pa.int64(), nullable=False),
+        pa.field("quantity", pa.int64(), nullable=False),
+        pa.field("amount", pa.int64()),
+        pa.field("first_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("last_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+FACT_FIELDS = tuple(FACT_ARROW_SCHEMA.names)
+
+# Fan level with an anchor: score = whole minutes watched in the anchor's sessions
+# + 2 x chat messages + 1 x likes + 20 x orders there (integers, so every engine agrees);
+# the level is 1 + the number of thresholds the score reaches.
+FAN_WEIGHTS = {"minute": 1, "chat": 2, "like": 1, "order": 20}
+FAN_THRESHOLDS = (10, 30, 100, 300, 1000, 3000, 10000)
+FAN_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("consumer_key", pa.string(), nullable=False),
+        pa.field("consumer_id", pa.int64()),
+        pa.field("anchor_id", pa.int64(), nullable=False),
+        pa.field("score", pa.int64(), nullable=False),
+        pa.field("level", pa.int64(), nullable=False),
+    ]
+)
+
+# Affinity weights per event on a product; a consumer's score for a key is their weight on
+# it divided by their weight on all keys of that kind (so the scores of a kind sum to 1).
+AFFINITY_WEIGHTS = {
+    "product_click": 1,
+    "detail_view": 1,
+    "favourite": 2,
+    "add_to_cart": 3,
+    "order": 5,
+}
+AFFINITY_KINDS = ("category", "brand", "price_band")
+# Price bands by the product's lowest SKU price in minor units (upper bounds, exclusive).
+PRICE_BANDS = ((5_000, "under_50"), (20_000, "50_to_200"), (50_000, "200_to_500"))
+PRICE_BAND_TOP = "500_and_over"
+CATALOGUE_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("product_key", pa.string(), nullable=False),
+        pa.field("category", pa.string()),
+        pa.field("brand", pa.string()),
+        pa.field("price_band", pa.string()),
+    ]
+)
+AFFINITY_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("consumer_key", pa.string(), nullable=False),
+        pa.field("consumer_id", pa.int64()),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("weight", pa.int64(), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),
+    ]
+)
+TEXT_ARROW_SCHEMA = pa.schema(
+    [pa.field("consumer_key", pa.string(), nullable=False), pa.field("text", pa.string())]
+)
 
 
 class Engine(StrEnum):
@@ -95,12 +195,16 @@ class Engine(StrEnum):
 
 @dataclass(frozen=True)
 class PortraitRun:
-    """What a run produced: the rows (PORTRAIT_ARROW_SCHEMA) and how long the engine took."""
+    """What a run produced: the rows (PORTRAIT_OUTPUT_SCHEMA), fan levels, affinities and
+    keyword counts, and how long the engine took."""
 
     engine: Engine
     as_of: date
     table: pa.Table
     seconds: float
+    fan_levels: pa.Table
+    affinities: pa.Table
+    keywords: dict[str, dict[str, int]]
 
 
 Step = Callable[[str], None]
@@ -159,65 +263,116 @@ def _score(value: ir.NumericColumn, *, descending: bool, buyers: ir.IntegerColum
     return ((rank * RFM_BINS) / buyers).floor().cast("int64") + 1
 
 
-def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
-    """The portrait pipeline: one row per consumer key, events up to the end of as_of (UTC)."""
+def _consumer_events(events: ir.Table, *, as_of: date) -> ir.Table:
+    """Events about a consumer up to the end of as_of, with the derived keys."""
     import ibis
 
     e = events.filter(
         (events.consumer_id.notnull() | events.anonymous_id.notnull())
         & (events.occurred_at.date() <= ibis.literal(as_of, type="date"))
     )
-    e = e.mutate(
+    return e.mutate(
         consumer_key=ibis.coalesce(e.consumer_id.cast("string"), e.anonymous_id),
         anon=ibis.ifelse(e.consumer_id.isnull(), e.anonymous_id, ibis.null("string")),
+    )
+
+
+def compact(events: ir.Table, *, as_of: date) -> ir.Table:
+    """The log compacted into facts (FACT_ARROW_SCHEMA): what the portrait is computed from.
+
+    Grouping and summing are exact (integers; the float watch time is summed, which only
+    reorders additions), so portraits from the facts of several batches of files equal
+    portraits from the facts of all files at once.
+    """
+    import ibis
+
+    e = _consumer_events(events, as_of=as_of)
+    kind = e.event_type
+    e = e.mutate(
         day=e.occurred_at.date(),
         hour=e.occurred_at.hour().cast("int64"),
         product_key=ibis.coalesce(e.product_id.cast("string"), _outside_key(e, OUTSIDE_ITEM)),
-        # Livecart's own events name a product, not its category: null until the catalogue
-        # is joined.
+        # Livecart's own events name a product, not its category: the catalogue adds it
+        # for affinities.
         category_key=_outside_key(e, OUTSIDE_CATEGORY),
+        # Imported orders have no order_id: each such event is one order.
+        order_ref=ibis.ifelse(
+            kind.isin(("order", "payment")),
+            ibis.coalesce(e.order_id.cast("string"), e.event_id),
+            e.order_id.cast("string"),
+        ),
+        is_question=((kind == "chat") & is_question(e.text)).fill_null(False),
+        whole_seconds=e.watch_seconds.floor().cast("int64").fill_null(0),
+        units=e.quantity.fill_null(1),
     )
-    kind = e.event_type
+    grouped = e.group_by(
+        [
+            e.consumer_key,
+            e.consumer_id,
+            e.anon.name("anonymous_id"),
+            *(e[name] for name in FACT_GROUPING[3:]),
+        ]
+    ).aggregate(
+        events=e.count().cast("int64"),
+        watch_seconds=e.watch_seconds.sum().cast("float64"),
+        watch_whole_seconds=e.whole_seconds.sum().cast("int64"),
+        quantity=e.units.sum().cast("int64"),
+        amount=e.amount.sum().cast("int64"),
+        first_at=e.occurred_at.min(),
+        last_at=e.occurred_at.max(),
+    )
+    return grouped.select(*FACT_FIELDS)
 
-    def count_of(*types: str) -> Any:
-        return kind.isin(types).sum().cast("int64")
+
+def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
+    """The portrait pipeline: one row per consumer key, events up to the end of as_of (UTC)."""
+    return portraits_from_facts(compact(events, as_of=as_of), as_of=as_of)
+
+
+def portraits_from_facts(facts: ir.Table, *, as_of: date) -> ir.Table:
+    """Portraits (PORTRAIT_ARROW_SCHEMA) from compacted facts."""
+    import ibis
+
+    f = facts.filter(facts.day <= ibis.literal(as_of, type="date"))
+    kind = f.event_type
+
+    def events_of(*types: str) -> Any:
+        return ibis.ifelse(kind.isin(types), f.events, 0).sum().cast("int64")
 
     def when(types: tuple[str, ...], value: Any) -> Any:
         return ibis.ifelse(kind.isin(types), value, ibis.null())
 
-    is_order = kind == "order"
-    # Imported orders have no order_id: each such event is one order.
-    order_ref = ibis.coalesce(e.order_id.cast("string"), e.event_id)
-    base = e.group_by("consumer_key").aggregate(
-        consumer_id=e.consumer_id.max(),
-        anonymous_id=e.anon.max(),
-        events=e.count().cast("int64"),
-        watch_seconds=e.watch_seconds.sum().fill_null(0.0).cast("float64"),
-        sessions_watched=when(VIEWING, e.session_id).nunique().cast("int64"),
-        messages=count_of("chat"),
-        likes=count_of("like"),
-        questions=((kind == "chat") & is_question(e.text)).sum().cast("int64"),
-        products_viewed=when(BROWSING, e.product_key).nunique().cast("int64"),
-        categories_viewed=when(BROWSING, e.category_key).nunique().cast("int64"),
-        carts=count_of("add_to_cart"),
-        favourites=count_of("favourite"),
-        orders=when(("order",), order_ref).nunique().cast("int64"),
-        paid_orders=when(("payment",), order_ref).nunique().cast("int64"),
+    base = f.group_by("consumer_key").aggregate(
+        consumer_id=f.consumer_id.max(),
+        anonymous_id=f.anonymous_id.max(),
+        events=f.events.sum().cast("int64"),
+        watch_seconds=f.watch_seconds.sum().fill_null(0.0).cast("float64"),
+        sessions_watched=when(VIEWING, f.session_id).nunique().cast("int64"),
+        messages=events_of("chat"),
+        likes=events_of("like"),
+        questions=ibis.ifelse(f.is_question, f.events, 0).sum().cast("int64"),
+        products_viewed=when(BROWSING, f.product_key).nunique().cast("int64"),
+        categories_viewed=when(BROWSING, f.category_key).nunique().cast("int64"),
+        carts=events_of("add_to_cart"),
+        favourites=events_of("favourite"),
+        orders=when(("order",), f.order_ref).nunique().cast("int64"),
+        paid_orders=when(("payment",), f.order_ref).nunique().cast("int64"),
         # A line without a quantity (a Taobao buy) is one unit.
-        units=when(("order",), e.quantity.fill_null(1)).sum().fill_null(0).cast("int64"),
-        spend=when(("order",), e.amount).sum().fill_null(0).cast("int64"),
-        returns=count_of("return"),
-        returned_units=when(("return",), e.quantity.fill_null(1)).sum().fill_null(0).cast("int64"),
-        first_seen=e.occurred_at.min(),
-        last_seen=e.occurred_at.max(),
-        days_active=e.day.nunique().cast("int64"),
-        last_order_day=when(("order",), e.day).max(),
-        frequency=ibis.ifelse(is_order, e.day, ibis.null()).nunique().cast("int64"),
+        units=when(("order",), f.quantity).sum().fill_null(0).cast("int64"),
+        spend=when(("order",), f.amount).sum().fill_null(0).cast("int64"),
+        returns=events_of("return"),
+        returned_units=when(("return",), f.quantity).sum().fill_null(0).cast("int64"),
+        first_seen=f.first_at.min(),
+        last_seen=f.last_at.max(),
+        days_active=f.day.nunique().cast("int64"),
+        last_order_day=when(("order",), f.day).max(),
+        frequency=when(("order",), f.day).nunique().cast("int64"),
+        currency=when(("order",), f.currency).max(),
     )
 
     # Active hours: events per UTC hour of day; the peak is the busiest hour, the earliest
     # one on a tie.
-    per_hour = e.group_by(["consumer_key", "hour"]).aggregate(n=e.count().cast("int64"))
+    per_hour = f.group_by(["consumer_key", "hour"]).aggregate(n=f.events.sum().cast("int64"))
     peak = (
         per_hour.mutate(
             place=ibis.row_number().over(
@@ -273,17 +428,156 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
     return t.select(*PORTRAIT_FIELDS).order_by("consumer_key")
 
 
-def as_portrait_rows(result: pa.Table) -> pa.Table:
-    """The engine's rows in the portrait schema (same types whichever engine made them)."""
+def fan_levels(facts: ir.Table) -> ir.Table:
+    """Fan score and level per consumer and anchor (FAN_ARROW_SCHEMA); see FAN_WEIGHTS."""
+    import ibis
+
+    f = facts.filter(facts.anchor_id.notnull())
+    kind = f.event_type
+    g = f.group_by(["consumer_key", "anchor_id"]).aggregate(
+        consumer_id=f.consumer_id.max(),
+        whole_seconds=f.watch_whole_seconds.sum().cast("int64"),
+        chats=ibis.ifelse(kind == "chat", f.events, 0).sum().cast("int64"),
+        likes=ibis.ifelse(kind == "like", f.events, 0).sum().cast("int64"),
+        orders=ibis.ifelse(kind == "order", f.order_ref, ibis.null()).nunique().cast("int64"),
+    )
+    minutes = (g.whole_seconds / 60).floor().cast("int64")
+    g = g.mutate(
+        score=(
+            minutes * FAN_WEIGHTS["minute"]
+            + g.chats * FAN_WEIGHTS["chat"]
+            + g.likes * FAN_WEIGHTS["like"]
+            + g.orders * FAN_WEIGHTS["order"]
+        ).cast("int64")
+    )
+    level = ibis.literal(1, type="int64")
+    for threshold in FAN_THRESHOLDS:
+        level = level + ibis.ifelse(g.score >= threshold, 1, 0).cast("int64")
+    g = g.mutate(level=level.cast("int64"))
+    return g.select(*FAN_ARROW_SCHEMA.names).order_by(["consumer_key", "anchor_id"])
+
+
+def affinities(facts: ir.Table, catalogue: ir.Table) -> ir.Table:
+    """Category, brand and price-band affinities (AFFINITY_ARROW_SCHEMA); see AFFINITY_WEIGHTS.
+
+    A livecart product's category, brand and price band come from the catalogue (joined on
+    the product key); an imported Taobao row's category is its own `taobao:<id>`.
+    """
+    import ibis
+
+    f = facts.filter(facts.event_type.isin(tuple(AFFINITY_WEIGHTS)) & facts.product_key.notnull())
+    weight = ibis.cases(
+        *((f.event_type == name, value) for name, value in AFFINITY_WEIGHTS.items()),
+        else_=0,
+    )
+    f = f.mutate(weight=(weight * f.events).cast("int64"))
+    c = catalogue.select(
+        cat_product="product_key", cat_category="category", cat_brand="brand", cat_band="price_band"
+    )
+    j = f.left_join(c, f.product_key == c.cat_product)
+    j = j.mutate(
+        a_category=ibis.coalesce(j.category_key, j.cat_category),
+        a_brand=j.cat_brand,
+        a_price_band=j.cat_band,
+    )
+    parts = []
+    for name in AFFINITY_KINDS:
+        column = j[f"a_{name}"]
+        part = (
+            j.filter(column.notnull())
+            .group_by([j.consumer_key, column.name("key")])
+            .aggregate(consumer_id=j.consumer_id.max(), weight=j.weight.sum().cast("int64"))
+            .mutate(kind=ibis.literal(name, type="string"))
+        )
+        parts.append(part.select("consumer_key", "consumer_id", "kind", "key", "weight"))
+    u = parts[0].union(*parts[1:])
+    total = u.weight.sum().over(ibis.window(group_by=["consumer_key", "kind"]))
+    u = u.mutate(score=(u.weight.cast("float64") / total.cast("float64")).cast("float64"))
+    u = u.filter(u.weight > 0)
+    return u.select(*AFFINITY_ARROW_SCHEMA.names).order_by(["consumer_key", "kind", "key"])
+
+
+def chat_texts(events: ir.Table, *, as_of: date) -> ir.Table:
+    """Chat texts per consumer (TEXT_ARROW_SCHEMA), for the keyword step after the engine."""
+    e = _consumer_events(events, as_of=as_of)
+    e = e.filter((e.event_type == "chat") & e.text.notnull())
+    return e.select("consumer_key", "text")
+
+
+def catalogue_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """The catalogue dimension for `affinities`: product_key, category, brand, price_band."""
+    return pa.Table.from_pylist(rows, schema=CATALOGUE_ARROW_SCHEMA)
+
+
+def price_band(price_minor: int | None) -> str | None:
+    """The band of a lowest SKU price in minor units (see PRICE_BANDS)."""
+    if price_minor is None:
+        return None
+    for bound, name in PRICE_BANDS:
+        if price_minor < bound:
+            return name
+    return PRICE_BAND_TOP
+
+
+def _conform(result: pa.Table, schema: pa.Schema) -> pa.Table:
     columns = []
-    for name in PORTRAIT_FIELDS:
-        want = PORTRAIT_ARROW_SCHEMA.field(name).type
+    for name in schema.names:
+        want = schema.field(name).type
         column = result.column(name)
         if pa.types.is_timestamp(want) and pa.types.is_timestamp(column.type):
             if column.type.tz is None:  # naive means UTC here: both sessions run in UTC
-                column = column.cast(pa.timestamp("us")).cast(want)
+                column = column.cast(pa.timestamp("us"))
         columns.append(column.cast(want))
-    return pa.Table.from_arrays(columns, schema=PORTRAIT_ARROW_SCHEMA)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def as_fact_rows(result: pa.Table) -> pa.Table:
+    """The engine's facts in FACT_ARROW_SCHEMA, sorted so equal inputs give equal tables."""
+    table = _conform(result, FACT_ARROW_SCHEMA)
+    return table.sort_by([(name, "ascending") for name in FACT_GROUPING])
+
+
+def as_portrait_rows(result: pa.Table) -> pa.Table:
+    """The engine's rows in the portrait schema (same types whichever engine made them)."""
+    return _conform(result, PORTRAIT_ARROW_SCHEMA)
+
+
+def finish(
+    table: pa.Table,
+    *,
+    fans: pa.Table,
+    affinity: pa.Table,
+    keywords: dict[str, dict[str, int]],
+    p_alive: dict[str, float] | None = None,
+) -> pa.Table:
+    """Portrait rows with `top_keywords` and `tags` added (PORTRAIT_OUTPUT_SCHEMA)."""
+    levels: dict[str, list[int]] = {}
+    for fan in fans.to_pylist():
+        levels.setdefault(fan["consumer_key"], []).append(fan["level"])
+    bands: dict[str, dict[str, float]] = {}
+    for row in affinity.to_pylist():
+        if row["kind"] == "price_band":
+            bands.setdefault(row["consumer_key"], {})[row["key"]] = row["score"]
+    alive = p_alive or {}
+    top: list[list[str]] = []
+    tagged: list[list[str]] = []
+    for row in table.to_pylist():
+        key = row["consumer_key"]
+        top.append([word for word, _ in top_keywords(keywords.get(key, {}))])
+        tagged.append(
+            tags(
+                row,
+                fan_levels=levels.get(key, []),
+                price_bands=bands.get(key),
+                p_alive=alive.get(key),
+            )
+        )
+    columns = [
+        *table.columns,
+        pa.array(top, pa.list_(pa.string())),
+        pa.array(tagged, pa.list_(pa.string())),
+    ]
+    return pa.Table.from_arrays(columns, schema=PORTRAIT_OUTPUT_SCHEMA)
 
 
 def _latest_day(events: ir.Table) -> date:
@@ -295,12 +589,55 @@ def _latest_day(events: ir.Table) -> date:
     return date.fromisoformat(str(latest)[:10])
 
 
-def _run(events: ir.Table, engine: Engine, as_of: date | None, step: Step) -> PortraitRun:
+def compute(
+    events: ir.Table,
+    *,
+    engine: Engine,
+    as_of: date | None,
+    catalogue: pa.Table | None = None,
+    step: Step = _quiet,
+) -> PortraitRun:
+    """Every output of the pipeline for the events table, on its backend."""
+    import ibis
+
     started = time.perf_counter()
     day = as_of if as_of is not None else _latest_day(events)
     step(f"computing portraits on {engine.value} (as of {day.isoformat()})")
-    table = as_portrait_rows(portraits(events, as_of=day).to_pyarrow())
-    return PortraitRun(engine, day, table, time.perf_counter() - started)
+    facts = compact(events, as_of=day)
+    table = as_portrait_rows(portraits_from_facts(facts, as_of=day).to_pyarrow())
+    fans = _conform(fan_levels(facts).to_pyarrow(), FAN_ARROW_SCHEMA)
+    products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
+    affinity = _conform(affinities(facts, products).to_pyarrow(), AFFINITY_ARROW_SCHEMA)
+    step("counting chat keywords")
+    texts = _conform(chat_texts(events, as_of=day).to_pyarrow(), TEXT_ARROW_SCHEMA)
+    keywords = count_keywords(
+        zip(texts.column("consumer_key").to_pylist(), texts.column("text").to_pylist(), strict=True)
+    )
+    table = finish(table, fans=fans, affinity=affinity, keywords=keywords)
+    return PortraitRun(engine, day, table, time.perf_counter() - started, fans, affinity, keywords)
+
+
+def compute_facts(events: ir.Table, *, as_of: date) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """The facts and keyword counts of an events table (one incremental batch)."""
+    facts = as_fact_rows(compact(events, as_of=as_of).to_pyarrow())
+    texts = _conform(chat_texts(events, as_of=as_of).to_pyarrow(), TEXT_ARROW_SCHEMA)
+    keywords = count_keywords(
+        zip(texts.column("consumer_key").to_pylist(), texts.column("text").to_pylist(), strict=True)
+    )
+    return facts, keywords
+
+
+def compute_from_facts(
+    facts: ir.Table, *, as_of: date, catalogue: pa.Table | None = None
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Portrait rows (PORTRAIT_ARROW_SCHEMA), fan levels and affinities from stored facts."""
+    import ibis
+
+    table = as_portrait_rows(portraits_from_facts(facts, as_of=as_of).to_pyarrow())
+    fans = _conform(fan_levels(facts).to_pyarrow(), FAN_ARROW_SCHEMA)
+    products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
+    affinity = _conform(affinities(facts, products).to_pyarrow(), AFFINITY_ARROW_SCHEMA)
+    return table, fans, affinity
 
 
 def _check_root(root: Path) -> list[Path]:
@@ -316,7 +653,13 @@ def _check_root(root: Path) -> list[Path]:
     return files
 
 
-def run_duckdb(root: Path, *, as_of: date | None = None, step: Step = _quiet) -> PortraitRun:
+def run_duckdb(
+    root: Path,
+    *,
+    as_of: date | None = None,
+    catalogue: pa.Table | None = None,
+    step: Step = _quiet,
+) -> PortraitRun:
     """Portraits of the log at root computed by DuckDB (in memory)."""
     import ibis
 
@@ -327,7 +670,13 @@ def run_duckdb(root: Path, *, as_of: date | None = None, step: Step = _quiet) ->
     try:
         connection.execute("SET TimeZone = 'UTC'")
         backend = ibis.duckdb.from_connection(connection)
-        return _run(backend.table("events"), Engine.duckdb, as_of, step)
+        return compute(
+            backend.table("events"),
+            engine=Engine.duckdb,
+            as_of=as_of,
+            catalogue=catalogue,
+            step=step,
+        )
     finally:
         connection.close()
 
@@ -363,6 +712,7 @@ def run_spark(
     *,
     as_of: date | None = None,
     session: SparkSession | None = None,
+    catalogue: pa.Table | None = None,
     step: Step = _quiet,
 ) -> PortraitRun:
     """Portraits of the log at root computed by Spark; a session is started unless given."""
@@ -370,11 +720,17 @@ def run_spark(
     if session is None:
         step("starting Spark (local mode)")
         with spark_session() as own:
-            return _spark(own, files, as_of, step)
-    return _spark(session, files, as_of, step)
+            return _spark(own, files, as_of, catalogue, step)
+    return _spark(session, files, as_of, catalogue, step)
 
 
-def _spark(session: SparkSession, files: list[Path], as_of: date | None, step: Step) -> PortraitRun:
+def _spark(
+    session: SparkSession,
+    files: list[Path],
+    as_of: date | None,
+    catalogue: pa.Table | None,
+    step: Step,
+) -> PortraitRun:
     import ibis
 
     from livecart.events.schemas import EVENT_ARROW_SCHEMA
@@ -390,19 +746,26 @@ def _spark(session: SparkSession, files: list[Path], as_of: date | None, step: S
     frame.createOrReplaceTempView(view)
     try:
         backend = ibis.pyspark.connect(session)
-        return _run(backend.table(view), Engine.spark, as_of, step)
+        return compute(
+            backend.table(view), engine=Engine.spark, as_of=as_of, catalogue=catalogue, step=step
+        )
     finally:
         session.catalog.dropTempView(view)
         frame.unpersist()
 
 
 def run(
-    engine: Engine, root: Path, *, as_of: date | None = None, step: Step = _quiet
+    engine: Engine,
+    root: Path,
+    *,
+    as_of: date | None = None,
+    catalogue: pa.Table | None = None,
+    step: Step = _quiet,
 ) -> PortraitRun:
     """Portraits of the log at root on the chosen engine."""
     if engine is Engine.spark:
-        return run_spark(root, as_of=as_of, step=step)
-    return run_duckdb(root, as_of=as_of, step=step)
+        return run_spark(root, as_of=as_of, catalogue=catalogue, step=step)
+    return run_duckdb(root, as_of=as_of, catalogue=catalogue, step=step)
 
 
 def write(run: PortraitRun, out: Path) -> Path:
