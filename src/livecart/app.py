@@ -53,6 +53,17 @@ def start_jobs(container: Container) -> None:
         partial(commerce_service.run_expiry_sweep, container.uow, clock=container.clock),
         "order-expiry-sweep",
     )
+    container.every(
+        settings.after_sales_sweep_seconds,
+        partial(
+            commerce_service.run_after_sales_sweep,
+            container.uow,
+            clock=container.clock,
+            provider=container.payments,
+            answer_hours=settings.after_sales_answer_hours,
+        ),
+        "after-sales-sla-sweep",
+    )
     flash = container.flash
     container.every(
         settings.flash_sweep_seconds, partial(flash_service.run_sweep, flash), "flash-sale-sweep"

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # Deleted accounts whose second erasure pass was lost with its worker are finished by this.
     privacy_sweep_seconds: float = 60.0
     payment_webhook_secret: str | None = None
+    # After-sales: no-reason returns within this many days of delivery (categories allowing),
+    # fault returns within the longer window, the merchant's answer SLA (hours; overdue
+    # requests are approved by the after-sales sweep, every this many seconds).
+    no_reason_return_days: int = 7
+    fault_return_days: int = 15
+    after_sales_answer_hours: float = 48.0
+    after_sales_sweep_seconds: float = 60.0
     # Flash sales: where stock is counted (memory: one process; redis: shared by workers),
     # how long an unpaid flash order holds its units, the group-commit batch, the jobs, the
     # buying rate limits (a burst per user and per IP, refilled over the window) and how often

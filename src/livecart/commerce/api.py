@@ -1,12 +1,13 @@
-"""REST routes of the commerce domain: orders, cart, payments and the provider webhook."""
+"""REST routes of commerce: orders, cart, payments, the provider webhook and after-sales."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
-from livecart.accounts.dependencies import CurrentUser, Merchant, require_role
+from livecart.accounts.dependencies import CurrentUser, Merchant, Operator, require_role
 from livecart.accounts.schemas import Identity, Role
 from livecart.commerce import service
 from livecart.commerce.errors import (
@@ -17,16 +18,26 @@ from livecart.commerce.errors import (
 )
 from livecart.commerce.payments import SIGNATURE_HEADER
 from livecart.commerce.schemas import (
+    AfterSalesAnswerIn,
+    AfterSalesRate,
+    AfterSalesRequestIn,
+    AfterSalesRequestOut,
+    AfterSalesStatus,
+    BrandAfterSalesReport,
     CartItemIn,
     CartOut,
+    CategoryReturnRuleIn,
+    CategoryReturnRuleOut,
     CheckoutIn,
     CheckoutOut,
     OrderIn,
     OrderOut,
     OrderStatus,
+    RefundOut,
     WebhookOut,
 )
 from livecart.core.db import UnitOfWork
+from livecart.core.errors import PermissionDenied
 from livecart.core.http import ContainerDep, UoW
 
 if TYPE_CHECKING:
@@ -318,3 +329,197 @@ async def payment_webhook(
     )
     await uow.commit()
     return result
+
+
+# ---------------------------------------------------------------- after-sales
+
+Category = Annotated[str, Path(min_length=1, max_length=80)]
+
+
+@router.post(
+    "/orders/{order_id}/after-sales",
+    status_code=201,
+    response_model=AfterSalesRequestOut,
+    summary="Ask for a return or refund on one line of an order (its buyer)",
+)
+async def request_after_sales(
+    order_id: DbId,
+    body: AfterSalesRequestIn,
+    actor: CurrentUser,
+    uow: UoW,
+    container: ContainerDep,
+) -> AfterSalesRequestOut:
+    request = await service.create_after_sales_request(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        order_id=order_id,
+        body=body,
+        policy=service.after_sales_policy(container.settings),
+    )
+    out = service.after_sales_out(request)
+    await uow.commit()
+    return out
+
+
+@router.get(
+    "/orders/{order_id}/refunds",
+    response_model=list[RefundOut],
+    summary="Refunds of an order (its buyer, the brand's merchants, operators)",
+)
+async def order_refunds(order_id: DbId, actor: CurrentUser, uow: UoW) -> list[RefundOut]:
+    return await service.order_refunds(uow.session, actor=actor, order_id=order_id)
+
+
+@router.get(
+    "/after-sales",
+    response_model=list[AfterSalesRequestOut],
+    summary="The caller's own return and refund requests, newest first (signed-in user)",
+)
+async def my_after_sales(actor: CurrentUser, uow: UoW) -> list[AfterSalesRequestOut]:
+    return await service.list_my_after_sales(uow.session, actor=actor)
+
+
+@router.get(
+    "/after-sales/{request_id}",
+    response_model=AfterSalesRequestOut,
+    summary="One request (its buyer, the brand's merchants, operators; 404 for anyone else)",
+)
+async def get_after_sales(request_id: DbId, actor: CurrentUser, uow: UoW) -> AfterSalesRequestOut:
+    request = await service.get_after_sales_request(uow.session, actor=actor, request_id=request_id)
+    return service.after_sales_out(request)
+
+
+@router.post(
+    "/after-sales/{request_id}/answer",
+    response_model=AfterSalesRequestOut,
+    summary="Approve or reject (with a reason) a waiting request (merchant of the brand)",
+)
+async def answer_after_sales(
+    request_id: DbId,
+    body: AfterSalesAnswerIn,
+    actor: Merchant,
+    uow: UoW,
+    container: ContainerDep,
+) -> AfterSalesRequestOut:
+    request = await service.answer_after_sales_request(
+        uow.session,
+        clock=container.clock,
+        provider=container.payments,
+        actor=actor,
+        request_id=request_id,
+        approve=body.approve,
+        reason=body.reason,
+    )
+    out = service.after_sales_out(request)
+    await uow.commit()
+    return out
+
+
+@router.post(
+    "/after-sales/{request_id}/receive",
+    response_model=AfterSalesRequestOut,
+    summary="The returned goods arrived: stock back, refund (merchant of the brand; idempotent)",
+)
+async def receive_after_sales(
+    request_id: DbId, actor: Merchant, uow: UoW, container: ContainerDep
+) -> AfterSalesRequestOut:
+    request = await service.receive_returned_goods(
+        uow.session,
+        clock=container.clock,
+        provider=container.payments,
+        actor=actor,
+        request_id=request_id,
+    )
+    out = service.after_sales_out(request)
+    await uow.commit()
+    return out
+
+
+@router.get(
+    "/brands/{brand_id}/after-sales",
+    response_model=list[AfterSalesRequestOut],
+    summary="A brand's after-sales queue, waiting ones first by deadline (merchant, operator)",
+)
+async def brand_after_sales(
+    brand_id: DbId,
+    actor: MerchantOrOperator,
+    uow: UoW,
+    status: AfterSalesStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[AfterSalesRequestOut]:
+    return await service.list_brand_after_sales(
+        uow.session, actor=actor, brand_id=brand_id, status=status, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/brands/{brand_id}/after-sales/report",
+    response_model=BrandAfterSalesReport,
+    summary="A brand's return and complaint rates, per product and week (merchant, operator)",
+)
+async def brand_after_sales_report(
+    brand_id: DbId, actor: MerchantOrOperator, uow: UoW, container: ContainerDep
+) -> BrandAfterSalesReport:
+    if brand_id not in actor.brand_ids and not actor.is_operator:
+        raise PermissionDenied("only staff of this brand see its report")
+    return await service.brand_after_sales_report(
+        uow.session, clock=container.clock, brand_id=brand_id
+    )
+
+
+@router.get(
+    "/after-sales-rates",
+    response_model=list[AfterSalesRate],
+    summary="Return and complaint rates by product, brand, anchor or session (operator)",
+)
+async def after_sales_rates(
+    actor: Operator,
+    uow: UoW,
+    group_by: Annotated[Literal["product", "brand", "anchor", "session"], Query()],
+    since: datetime | None = None,
+) -> list[AfterSalesRate]:
+    return await service.after_sales_rates(uow.session, group_by=group_by, since=since)
+
+
+@router.get(
+    "/return-rules",
+    response_model=list[CategoryReturnRuleOut],
+    summary="Categories with an operator's no-reason return rule (anyone)",
+)
+async def return_rules(uow: UoW) -> list[CategoryReturnRuleOut]:
+    return await service.list_category_return_rules(uow.session)
+
+
+@router.get(
+    "/return-rules/{category}",
+    response_model=CategoryReturnRuleOut,
+    summary="Whether a category takes 7-day no-reason returns, and if by default (anyone)",
+)
+async def return_rule(category: Category, uow: UoW) -> CategoryReturnRuleOut:
+    return await service.category_return_rule(uow.session, category)
+
+
+@router.put(
+    "/return-rules/{category}",
+    response_model=CategoryReturnRuleOut,
+    summary="Set whether a category takes 7-day no-reason returns (operator)",
+)
+async def set_return_rule(
+    category: Category,
+    body: CategoryReturnRuleIn,
+    actor: Operator,
+    uow: UoW,
+    container: ContainerDep,
+) -> CategoryReturnRuleOut:
+    rule = await service.set_category_return_rule(
+        uow.session,
+        clock=container.clock,
+        actor=actor,
+        category=category,
+        no_reason_returns=body.no_reason_returns,
+        note=body.note,
+    )
+    await uow.commit()
+    return rule

@@ -1,4 +1,4 @@
-"""Errors of the commerce domain: orders, carts and payments."""
+"""Errors of the commerce domain: orders, carts, payments and after-sales."""
 
 from __future__ import annotations
 
@@ -89,3 +89,50 @@ class UnknownProvider(NotFound):
 
 class BadSignature(Unauthenticated):
     code = "bad_signature"
+
+
+# ---------------------------------------------------------------- after-sales
+
+
+class AfterSalesNotFound(NotFound):
+    code = "after_sales_not_found"
+
+
+class OrderItemNotFound(NotFound):
+    code = "order_item_not_found"
+
+
+class OrderNotReturnable(Conflict):
+    """Unpaid or cancelled orders have nothing to give back."""
+
+    code = "order_not_returnable"
+
+
+class OrderInTransit(Conflict):
+    """Shipped, not yet delivered: ask once the goods arrive (the window starts then)."""
+
+    code = "order_in_transit"
+
+
+class ReturnWindowClosed(Conflict):
+    code = "return_window_closed"
+
+
+class NoReasonReturnNotAllowed(Conflict):
+    """The product's category does not take 7-day no-reason returns; a fault reason may."""
+
+    code = "no_reason_return_not_allowed"
+
+
+class ReturnQuantityExceeded(InvalidInput):
+    code = "return_quantity_exceeded"
+
+
+class AnswerReasonRequired(InvalidInput):
+    code = "answer_reason_required"
+
+
+class NothingToRefund(Conflict):
+    """No succeeded payment, or the refunds would exceed what was paid."""
+
+    code = "nothing_to_refund"

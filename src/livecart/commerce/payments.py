@@ -1,8 +1,9 @@
 """Payment providers: an interface, and a sandbox provider with signed webhooks.
 
-A real provider implements the same protocol: `charge` asks it to take the money, and its
-webhooks (the provider's word that money moved) come in through
-`POST /api/v1/payments/webhooks/{name}` and are checked with `verify_webhook`.
+A real provider implements the same protocol: `charge` asks it to take the money, `refund`
+to give (part of) a payment back under an idempotency key, and its webhooks (the provider's
+word that money moved) come in through `POST /api/v1/payments/webhooks/{name}` and are
+checked with `verify_webhook`.
 """
 
 from __future__ import annotations
@@ -42,12 +43,29 @@ class Charge:
     webhook_signature: str
 
 
+@dataclass(frozen=True)
+class ProviderRefund:
+    """What a provider answered to a refund request."""
+
+    reference: str
+    payment_reference: str
+    amount: int
+    currency: str
+    status: str  # "succeeded"
+
+
 class PaymentProvider(Protocol):
     """A way to take money; real providers implement the same calls."""
 
     name: str
 
     async def charge(self, *, order_id: int, amount: int, currency: str) -> Charge: ...
+
+    async def refund(
+        self, *, payment_reference: str, amount: int, currency: str, idempotency_key: str
+    ) -> ProviderRefund:
+        """Give money back; the same idempotency key answers the same refund, once."""
+        ...
 
     def verify_webhook(self, body: bytes, signature: str | None) -> WebhookEvent: ...
 
@@ -77,6 +95,8 @@ class SandboxPaymentProvider:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
+        # Refunds by idempotency key, as a real provider keeps them: a retry gets the first one.
+        self.refunds: dict[str, ProviderRefund] = {}
 
     def signed(self, payload: dict[str, Any]) -> tuple[bytes, str]:
         """Serialise and sign a webhook body (also what tests use to forge real ones)."""
@@ -96,6 +116,23 @@ class SandboxPaymentProvider:
             }
         )
         return Charge(reference, "succeeded", body, signature)
+
+    async def refund(
+        self, *, payment_reference: str, amount: int, currency: str, idempotency_key: str
+    ) -> ProviderRefund:
+        """Pretend to refund: always succeeds; a repeated key answers the first refund."""
+        known = self.refunds.get(idempotency_key)
+        if known is not None:
+            return known
+        made = ProviderRefund(
+            reference=f"sbx_re_{secrets.token_hex(10)}",
+            payment_reference=payment_reference,
+            amount=amount,
+            currency=currency,
+            status="succeeded",
+        )
+        self.refunds[idempotency_key] = made
+        return made
 
     def verify_webhook(self, body: bytes, signature: str | None) -> WebhookEvent:
         """Return the webhook's event if its HMAC-SHA256 signature is ours."""

@@ -154,9 +154,9 @@ class AfterSalesStatus(StrEnum):
 
 
 class AfterSalesRequestIn(InputModel):
-    """What a buyer asks: the line, how many units, why, and evidence (photo references)."""
+    """What a buyer asks: the line (its SKU), how many units, why, and evidence (photos)."""
 
-    order_item_id: Id
+    sku_id: Id
     quantity: Quantity
     reason: ReturnReason
     text: str = Field(default="", max_length=TEXT_MAX)
@@ -235,3 +235,35 @@ class AfterSalesRate(OutputModel):
     complaints: int
     return_rate: float
     complaint_rate: float
+
+
+class ProductAfterSalesRate(AfterSalesRate):
+    """A product's rates with its title (the scorecard's table and bar chart)."""
+
+    title: str
+
+
+class AfterSalesPeriod(OutputModel):
+    """Rates of the orders paid in one period [start, end) (the scorecard's time chart)."""
+
+    start: datetime
+    end: datetime
+    orders: int
+    returns: int
+    complaints: int
+    return_rate: float
+    complaint_rate: float
+
+
+class BrandAfterSalesReport(OutputModel):
+    """What the brand scorecard shows of after-sales: totals, per product, per week, queue."""
+
+    brand_id: int
+    since: datetime
+    until: datetime
+    totals: AfterSalesPeriod
+    products: list[ProductAfterSalesRate]
+    weeks: list[AfterSalesPeriod]
+    open_requests: int
+    overdue_requests: int
+    refunded_amount: dict[str, int]  # currency -> minor units refunded in the period

@@ -19,27 +19,36 @@ from typing import Any, Literal
 
 from sqlalchemy import Select, delete, distinct, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Identity, PersonalRows
 from livecart.catalog import service as catalog
 from livecart.catalog.schemas import ProductStatus, SkuSnapshot
 from livecart.commerce.errors import (
+    AfterSalesNotFound,
     AlreadyPaid,
+    AnswerReasonRequired,
     CartEmpty,
     IdempotencyKeyInvalid,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
     InvalidTransition,
     MixedOrder,
+    NoReasonReturnNotAllowed,
+    NothingToRefund,
     OrderExpired,
+    OrderInTransit,
+    OrderItemNotFound,
     OrderNotFound,
+    OrderNotReturnable,
     OutOfStock,
     PaymentFailed,
     PaymentMismatch,
     ProductUnavailable,
+    ReturnQuantityExceeded,
+    ReturnWindowClosed,
     SessionNotLive,
     TooManyUnits,
     UnknownSku,
@@ -47,23 +56,34 @@ from livecart.commerce.errors import (
 from livecart.commerce.models import (
     AfterSalesRequest,
     CartItem,
+    CategoryReturnRule,
     Order,
     OrderItem,
     Payment,
+    Refund,
 )
 from livecart.commerce.payments import PAYMENT_SUCCEEDED, PaymentProvider
 from livecart.commerce.schemas import (
     FAULT_REASONS,
     IDEMPOTENCY_KEY_MAX,
     MAX_UNITS,
+    AfterSalesKind,
+    AfterSalesPeriod,
     AfterSalesRate,
+    AfterSalesRequestIn,
+    AfterSalesRequestOut,
     AfterSalesStatus,
+    BrandAfterSalesReport,
     CancelReason,
     CartItemOut,
     CartOut,
+    CategoryReturnRuleOut,
     OrderItemIn,
     OrderOut,
     OrderStatus,
+    ProductAfterSalesRate,
+    RefundOut,
+    ReturnReason,
     WebhookOut,
 )
 from livecart.core.clock import Clock
@@ -73,6 +93,7 @@ from livecart.events import service as events
 from livecart.events.schemas import EventType
 from livecart.live import service as live
 from livecart.live.schemas import SessionOrigin, SessionStatus
+from livecart.settings import Settings
 
 _KEY_PATTERN = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
 SWEEP_BATCH = 500
@@ -990,17 +1011,16 @@ async def apply_webhook(
             details={"order_id": order.id, "amount": event.amount, "currency": event.currency},
         )
     now = clock.now()
-    session.add(
-        Payment(
-            order_id=order.id,
-            provider=provider.name,
-            reference=event.reference,
-            amount=event.amount,
-            currency=event.currency,
-            status="succeeded" if succeeded else "failed",
-            created_at=now,
-        )
+    payment = Payment(
+        order_id=order.id,
+        provider=provider.name,
+        reference=event.reference,
+        amount=event.amount,
+        currency=event.currency,
+        status="succeeded" if succeeded else "failed",
+        created_at=now,
     )
+    session.add(payment)
     try:
         await session.flush()
     except IntegrityError:
@@ -1021,6 +1041,9 @@ async def apply_webhook(
     order = await _reload(session, order.id)
     if paid is not None:
         await _record_payment(uow, sink, order, now)
+    elif order.status == OrderStatus.cancelled:
+        # The money came after the order was cancelled (its deadline passed): it goes back.
+        await _refund_late_payment(session, clock=clock, provider=provider, payment=payment)
     return WebhookOut(
         received=True, order_id=order.id, status=OrderStatus(order.status), duplicate=False
     )
@@ -1074,7 +1097,7 @@ async def _record_payment(
 
 
 async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
-    """A user's cart, orders, order items and payments (a privacy export)."""
+    """A user's cart, orders, order items, payments, after-sales requests and refunds."""
     theirs = select(Order.id).where(Order.user_id == user_id)
     return await accounts.collect_rows(
         session,
@@ -1083,41 +1106,640 @@ async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
             "orders": select(Order.__table__).where(Order.user_id == user_id),
             "order_items": select(OrderItem.__table__).where(OrderItem.order_id.in_(theirs)),
             "payments": select(Payment.__table__).where(Payment.order_id.in_(theirs)),
+            "after_sales_requests": select(AfterSalesRequest.__table__).where(
+                AfterSalesRequest.user_id == user_id
+            ),
+            "refunds": select(Refund.__table__).where(Refund.order_id.in_(theirs)),
         },
     )
 
 
 async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
-    """For a deleted account: the cart goes; orders and payments stay for the accounts."""
+    """For a deleted account: the cart goes; orders, payments, after-sales requests and
+    refunds stay for the accounts, without what the buyer wrote or showed as evidence."""
     await session.execute(delete(CartItem).where(CartItem.user_id == user_id))
+    await session.execute(
+        update(AfterSalesRequest)
+        .where(AfterSalesRequest.user_id == user_id)
+        .values(text="", evidence=[])
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ---------------------------------------------------------------- after-sales: rules
+
+# A category whose name holds one of these takes no 7-day no-reason return unless an operator's
+# rule says otherwise: perishable, made for one buyer, or consumed on delivery (digital).
+NO_REASON_EXCLUDED_WORDS = (
+    "fresh",
+    "food",
+    "grocery",
+    "perishable",
+    "custom",
+    "personalised",
+    "personalized",
+    "made to order",
+    "digital",
+    "virtual",
+    "gift card",
+    "software",
+    "生鲜",
+    "食品",
+    "定制",
+    "数字",
+    "虚拟",
+)
+AUTO_APPROVAL_REASON = (
+    "approved automatically: the merchant did not answer within the {hours:g} h SLA"
+)
+
+
+@dataclass(frozen=True)
+class AfterSalesPolicy:
+    """The windows and the answer SLA a request is held to (from settings)."""
+
+    no_reason_days: int = 7
+    fault_days: int = 15
+    answer_hours: float = 48.0
+
+
+def after_sales_policy(settings: Settings) -> AfterSalesPolicy:
+    """The policy the settings describe (`LIVECART_NO_REASON_RETURN_DAYS` and the others)."""
+    return AfterSalesPolicy(
+        no_reason_days=settings.no_reason_return_days,
+        fault_days=settings.fault_return_days,
+        answer_hours=settings.after_sales_answer_hours,
+    )
+
+
+def default_no_reason_returns(category: str) -> bool:
+    """The built-in rule for a category without an operator's rule."""
+    name = category.casefold()
+    return not any(word in name for word in NO_REASON_EXCLUDED_WORDS)
+
+
+async def category_return_rule(session: AsyncSession, category: str) -> CategoryReturnRuleOut:
+    """Whether a category takes no-reason returns: the operator's rule, else the default."""
+    row = await session.get(CategoryReturnRule, category)
+    if row is None:
+        return CategoryReturnRuleOut(
+            category=category,
+            no_reason_returns=default_no_reason_returns(category),
+            note="",
+            default=True,
+        )
+    return CategoryReturnRuleOut(
+        category=row.category, no_reason_returns=row.no_reason_returns, note=row.note, default=False
+    )
+
+
+async def list_category_return_rules(session: AsyncSession) -> list[CategoryReturnRuleOut]:
+    """The operators' rules (categories without one follow the default)."""
+    rows = await session.scalars(select(CategoryReturnRule).order_by(CategoryReturnRule.category))
+    return [
+        CategoryReturnRuleOut(
+            category=r.category, no_reason_returns=r.no_reason_returns, note=r.note, default=False
+        )
+        for r in rows
+    ]
+
+
+async def set_category_return_rule(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Identity,
+    category: str,
+    no_reason_returns: bool,
+    note: str,
+) -> CategoryReturnRuleOut:
+    """Set whether a category takes 7-day no-reason returns (operators)."""
+    if not actor.is_operator:
+        raise PermissionDenied("only operators set return rules")
+    row = await session.get(CategoryReturnRule, category)
+    if row is None:
+        row = CategoryReturnRule(category=category)
+        session.add(row)
+    row.no_reason_returns = no_reason_returns
+    row.note = note
+    row.updated_at = clock.now()
+    row.updated_by = actor.id
+    await session.flush()
+    return await category_return_rule(session, category)
+
+
+# ---------------------------------------------------------------- after-sales: requests
+
+
+def after_sales_out(request: AfterSalesRequest) -> AfterSalesRequestOut:
+    """The public view of an after-sales request."""
+    return AfterSalesRequestOut.model_validate(request)
+
+
+async def _visible_request(
+    session: AsyncSession, actor: Identity, request_id: int
+) -> AfterSalesRequest:
+    request = await session.get(AfterSalesRequest, request_id)
+    if request is None or not (
+        request.user_id == actor.id or request.brand_id in actor.brand_ids or actor.is_operator
+    ):
+        raise AfterSalesNotFound("after-sales request not found", details={"id": request_id})
+    return request
+
+
+async def _reload_request(session: AsyncSession, request_id: int) -> AfterSalesRequest:
+    request = await session.scalar(
+        select(AfterSalesRequest)
+        .where(AfterSalesRequest.id == request_id)
+        .execution_options(populate_existing=True)
+    )
+    if request is None:
+        raise AfterSalesNotFound("after-sales request not found", details={"id": request_id})
+    return request
+
+
+def _window(order: Order, policy: AfterSalesPolicy, reason: ReturnReason) -> tuple[datetime, int]:
+    start = order.delivered_at or order.paid_at
+    assert start is not None  # delivered and completed orders were paid and delivered
+    days = policy.no_reason_days if reason == ReturnReason.no_reason else policy.fault_days
+    return start, days
+
+
+async def create_after_sales_request(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Identity,
+    order_id: int,
+    body: AfterSalesRequestIn,
+    policy: AfterSalesPolicy,
+) -> AfterSalesRequest:
+    """A buyer asks to return (delivered) or be refunded (paid, not shipped) on one line.
+
+    Delivered and completed orders: a return, within `no_reason_days` of delivery for no
+    reason (if the category allows) or `fault_days` for a fault. Paid orders not yet shipped:
+    a refund only, any reason, no window (nothing left the warehouse). Shipped: wait for it.
+    """
+    order = await _visible_order(session, actor, order_id)
+    if order.user_id != actor.id:
+        raise OrderNotFound("order not found", details={"order_id": order_id})
+    # An order holds one line per SKU (lines are merged when it is placed).
+    item = next((i for i in order.items if i.sku_id == body.sku_id), None)
+    if item is None:
+        raise OrderItemNotFound("no such line in this order", details={"sku_id": body.sku_id})
+    now = clock.now()
+    status = OrderStatus(order.status)
+    if status == OrderStatus.shipped:
+        raise OrderInTransit(
+            "the goods are on their way: ask once they are delivered",
+            details={"order_id": order.id},
+        )
+    if status == OrderStatus.paid:
+        kind = AfterSalesKind.refund_only
+    elif status in (OrderStatus.delivered, OrderStatus.completed):
+        kind = AfterSalesKind.return_refund
+        start, days = _window(order, policy, body.reason)
+        if now > start + timedelta(days=days):
+            raise ReturnWindowClosed(
+                f"{'no-reason' if body.reason == ReturnReason.no_reason else 'fault'} returns "
+                f"are taken within {days} days of delivery",
+                details={"order_id": order.id, "delivered_at": start.isoformat(), "days": days},
+            )
+        if body.reason == ReturnReason.no_reason:
+            category = (await catalog.product_cards(session, [item.product_id]))[
+                item.product_id
+            ].category
+            rule = await category_return_rule(session, category)
+            if not rule.no_reason_returns:
+                raise NoReasonReturnNotAllowed(
+                    "this product's category takes no no-reason returns; give the fault",
+                    details={"category": category},
+                )
+    else:
+        raise OrderNotReturnable(
+            "only paid orders can be returned or refunded",
+            details={"order_id": order.id, "status": order.status},
+        )
+    asked = await session.scalar(
+        select(func.coalesce(func.sum(AfterSalesRequest.quantity), 0)).where(
+            AfterSalesRequest.order_item_id == item.id,
+            AfterSalesRequest.status != AfterSalesStatus.rejected.value,
+        )
+    )
+    if int(asked or 0) + body.quantity > item.quantity:
+        raise ReturnQuantityExceeded(
+            "more units than the line holds (counting earlier requests)",
+            details={"order_item_id": item.id, "bought": item.quantity, "asked": int(asked or 0)},
+        )
+    request = AfterSalesRequest(
+        order_id=order.id,
+        order_item_id=item.id,
+        user_id=actor.id,
+        brand_id=order.brand_id,
+        product_id=item.product_id,
+        kind=kind.value,
+        reason=body.reason.value,
+        text=body.text,
+        evidence=list(body.evidence),
+        quantity=body.quantity,
+        amount=item.unit_price * body.quantity,
+        currency=item.currency,
+        status=AfterSalesStatus.requested.value,
+        requested_at=now,
+        answer_due_at=now + timedelta(hours=policy.answer_hours),
+        auto_approved=False,
+    )
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def get_after_sales_request(
+    session: AsyncSession, *, actor: Identity, request_id: int
+) -> AfterSalesRequest:
+    """One request for its buyer, the brand's staff or an operator (else 404)."""
+    return await _visible_request(session, actor, request_id)
+
+
+async def list_my_after_sales(
+    session: AsyncSession, *, actor: Identity, order_ids: Sequence[int] | None = None
+) -> list[AfterSalesRequestOut]:
+    """The caller's requests, newest first (optionally of some orders only)."""
+    stmt = select(AfterSalesRequest).where(AfterSalesRequest.user_id == actor.id)
+    if order_ids is not None:
+        stmt = stmt.where(AfterSalesRequest.order_id.in_(list(order_ids)))
+    rows = await session.scalars(
+        stmt.order_by(AfterSalesRequest.requested_at.desc(), AfterSalesRequest.id.desc())
+    )
+    return [after_sales_out(r) for r in rows]
+
+
+async def list_brand_after_sales(
+    session: AsyncSession,
+    *,
+    actor: Identity,
+    brand_id: int,
+    status: AfterSalesStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AfterSalesRequestOut]:
+    """A brand's requests: open ones first by answer deadline, then the rest newest first."""
+    if brand_id not in actor.brand_ids and not actor.is_operator:
+        raise PermissionDenied(
+            "only staff of this brand see its after-sales", details={"brand_id": brand_id}
+        )
+    stmt = select(AfterSalesRequest).where(AfterSalesRequest.brand_id == brand_id)
+    if status is not None:
+        stmt = stmt.where(AfterSalesRequest.status == status.value)
+    open_first = (AfterSalesRequest.status != AfterSalesStatus.requested.value).asc()
+    rows = await session.scalars(
+        stmt.order_by(
+            open_first, AfterSalesRequest.answer_due_at.asc(), AfterSalesRequest.id.desc()
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    return [after_sales_out(r) for r in rows]
+
+
+async def _move(
+    session: AsyncSession,
+    request_id: int,
+    *,
+    source: AfterSalesStatus,
+    target: AfterSalesStatus,
+    values: dict[str, Any],
+) -> bool:
+    moved = await session.scalar(
+        update(AfterSalesRequest)
+        .where(AfterSalesRequest.id == request_id, AfterSalesRequest.status == source.value)
+        .values(status=target.value, **values)
+        .returning(AfterSalesRequest.id)
+        .execution_options(synchronize_session=False)
+    )
+    return moved is not None
+
+
+async def _restore_stock(session: AsyncSession, request: AfterSalesRequest) -> None:
+    item = await session.get(OrderItem, request.order_item_id)
+    assert item is not None  # the foreign key holds it
+    # Flash-sale units come back to the SKU too: the sale is long over when goods return.
+    await catalog.release_stock(session, sku_id=item.sku_id, quantity=request.quantity)
+
+
+async def _approve(
+    session: AsyncSession,
+    request: AfterSalesRequest,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    answered_by: int | None,
+    reason: str,
+    auto: bool,
+) -> bool:
+    """Approve a request still waiting for an answer; False if someone answered first."""
+    now = clock.now()
+    answer = {
+        "answered_at": now,
+        "answered_by": answered_by,
+        "answer_reason": reason,
+        "auto_approved": auto,
+    }
+    if request.kind == AfterSalesKind.return_refund:
+        return await _move(
+            session,
+            request.id,
+            source=AfterSalesStatus.requested,
+            target=AfterSalesStatus.awaiting_return,
+            values=answer,
+        )
+    # Refund only: the goods never left, so the units and the money go back at once.
+    if not await _move(
+        session,
+        request.id,
+        source=AfterSalesStatus.requested,
+        target=AfterSalesStatus.refunded,
+        values={**answer, "refunded_at": now},
+    ):
+        return False
+    await _restore_stock(session, request)
+    await _refund_request(session, request, clock=clock, provider=provider)
+    return True
+
+
+async def answer_after_sales_request(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    actor: Identity,
+    request_id: int,
+    approve: bool,
+    reason: str,
+) -> AfterSalesRequest:
+    """The brand's merchant approves or rejects (with a reason) a waiting request."""
+    request = await _visible_request(session, actor, request_id)
+    if request.brand_id not in actor.brand_ids:
+        raise PermissionDenied("only the brand's merchants answer its after-sales")
+    reason = reason.strip()
+    if approve:
+        done = await _approve(
+            session,
+            request,
+            clock=clock,
+            provider=provider,
+            answered_by=actor.id,
+            reason=reason,
+            auto=False,
+        )
+    else:
+        if not reason:
+            raise AnswerReasonRequired("a rejection needs a reason the buyer can read")
+        done = await _move(
+            session,
+            request.id,
+            source=AfterSalesStatus.requested,
+            target=AfterSalesStatus.rejected,
+            values={"answered_at": clock.now(), "answered_by": actor.id, "answer_reason": reason},
+        )
+    if not done:
+        current = await _reload_request(session, request.id)
+        raise InvalidTransition(
+            "this request was answered already",
+            details={"id": request.id, "status": current.status, "action": "answer"},
+        )
+    return await _reload_request(session, request.id)
+
+
+async def receive_returned_goods(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    actor: Identity,
+    request_id: int,
+) -> AfterSalesRequest:
+    """The merchant has the goods back: the units return to stock and the money is refunded.
+
+    Idempotent: a request already refunded is answered as it is, with its one refund.
+    """
+    request = await _visible_request(session, actor, request_id)
+    if request.brand_id not in actor.brand_ids:
+        raise PermissionDenied("only the brand's merchants receive its returns")
+    now = clock.now()
+    if await _move(
+        session,
+        request.id,
+        source=AfterSalesStatus.awaiting_return,
+        target=AfterSalesStatus.refunded,
+        values={"goods_received_at": now, "refunded_at": now},
+    ):
+        await _restore_stock(session, request)
+        await _refund_request(session, request, clock=clock, provider=provider)
+    else:
+        current = await _reload_request(session, request.id)
+        if current.status != AfterSalesStatus.refunded:
+            raise InvalidTransition(
+                "goods come back only for an approved return",
+                details={"id": request.id, "status": current.status, "action": "receive"},
+            )
+        await _refund_request(session, current, clock=clock, provider=provider)
+    return await _reload_request(session, request.id)
+
+
+async def approve_overdue_requests(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    answer_hours: float,
+    limit: int = SWEEP_BATCH,
+) -> int:
+    """Approve requests whose merchant let the SLA pass (consumer-friendly); how many."""
+    now = clock.now()
+    due = (
+        await session.scalars(
+            select(AfterSalesRequest)
+            .where(
+                AfterSalesRequest.status == AfterSalesStatus.requested.value,
+                AfterSalesRequest.answer_due_at <= now,
+            )
+            .order_by(AfterSalesRequest.answer_due_at, AfterSalesRequest.id)
+            .limit(limit)
+        )
+    ).all()
+    approved = 0
+    for request in due:
+        approved += await _approve(
+            session,
+            request,
+            clock=clock,
+            provider=provider,
+            answered_by=None,
+            reason=AUTO_APPROVAL_REASON.format(hours=answer_hours),
+            auto=True,
+        )
+    return approved
+
+
+async def run_after_sales_sweep(
+    open_uow: Callable[[], UnitOfWork],
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    answer_hours: float,
+) -> int:
+    """The periodic job: auto-approve overdue requests in a unit of work of its own."""
+    async with open_uow() as uow:
+        approved = await approve_overdue_requests(
+            uow.session, clock=clock, provider=provider, answer_hours=answer_hours
+        )
+        await uow.commit()
+    return approved
+
+
+# ---------------------------------------------------------------- after-sales: refunds
+
+
+def refund_out(refund: Refund) -> RefundOut:
+    """The public view of a refund."""
+    return RefundOut.model_validate(refund)
+
+
+async def _refund_request(
+    session: AsyncSession, request: AfterSalesRequest, *, clock: Clock, provider: PaymentProvider
+) -> Refund:
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.order_id == request.order_id, Payment.status == "succeeded")
+        .order_by(Payment.id)
+        .limit(1)
+    )
+    if payment is None:
+        raise NothingToRefund("this order has no payment", details={"order_id": request.order_id})
+    return await refund_once(
+        session,
+        clock=clock,
+        provider=provider,
+        payment=payment,
+        amount=request.amount,
+        key=f"after-sales:{request.id}",
+        cause="after_sales",
+        request_id=request.id,
+    )
+
+
+async def refund_once(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    provider: PaymentProvider,
+    payment: Payment,
+    amount: int,
+    key: str,
+    cause: str,
+    request_id: int | None,
+) -> Refund:
+    """Refund part of a payment under an idempotency key: a retry returns the first refund.
+
+    The key goes to the provider too, so a refund the provider made but whose record was
+    rolled back here is answered, not made again, on the retry; `refunds.idempotency_key` is
+    unique, so two workers cannot both record one.
+    """
+    known = await session.scalar(select(Refund).where(Refund.idempotency_key == key))
+    if known is not None:
+        return known
+    refunded = await session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.payment_id == payment.id)
+    )
+    if amount <= 0 or int(refunded or 0) + amount > payment.amount:
+        raise NothingToRefund(
+            "refunds may not exceed the payment",
+            details={"payment_id": payment.id, "refunded": int(refunded or 0), "asked": amount},
+        )
+    answer = await provider.refund(
+        payment_reference=payment.reference,
+        amount=amount,
+        currency=payment.currency,
+        idempotency_key=key,
+    )
+    refund = Refund(
+        order_id=payment.order_id,
+        payment_id=payment.id,
+        request_id=request_id,
+        cause=cause,
+        idempotency_key=key,
+        provider=provider.name,
+        reference=answer.reference,
+        amount=answer.amount,
+        currency=answer.currency,
+        status=answer.status,
+        created_at=clock.now(),
+    )
+    session.add(refund)
+    await session.flush()
+    return refund
+
+
+async def order_refunds(
+    session: AsyncSession, *, actor: Identity, order_id: int
+) -> list[RefundOut]:
+    """Refunds of an order (its buyer, the brand's staff, operators)."""
+    await _visible_order(session, actor, order_id)
+    rows = await session.scalars(
+        select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)
+    )
+    return [refund_out(r) for r in rows]
+
+
+async def _refund_late_payment(
+    session: AsyncSession, *, clock: Clock, provider: PaymentProvider, payment: Payment
+) -> Refund:
+    """A payment that arrived after its order was cancelled goes straight back."""
+    return await refund_once(
+        session,
+        clock=clock,
+        provider=provider,
+        payment=payment,
+        amount=payment.amount,
+        key=f"late-payment:{payment.provider}:{payment.reference}",
+        cause="late_payment",
+        request_id=None,
+    )
 
 
 # ---------------------------------------------------------------- after-sales rates
 
 RateGroup = Literal["product", "brand", "anchor", "session"]
+_ORDER_KEYS: dict[str, Any] = {
+    "brand": Order.brand_id,
+    "anchor": Order.anchor_id,
+    "session": Order.session_id,
+}
 
 
-def _rate_key(group_by: RateGroup) -> Any:
-    return {
-        "brand": Order.brand_id,
-        "anchor": Order.anchor_id,
-        "session": Order.session_id,
-    }[group_by]
+@dataclass(frozen=True)
+class _Counts:
+    orders: dict[int, int]
+    returns: dict[int, int]
+    complaints: dict[int, int]
 
 
-async def after_sales_rates(
-    session: AsyncSession, *, group_by: RateGroup, since: datetime | None
-) -> list[AfterSalesRate]:
-    """Return and complaint rates per product, brand, anchor or live session, by key.
-
-    Orders are paid orders (`paid_at` set, and at or after `since` when given); anchors and
-    sessions come from the order's attribution (`orders.anchor_id`, `orders.session_id`, set
-    when it was placed in a live session), so orders placed outside a session count only for
-    products and brands.
-    """
+async def _rate_counts(
+    session: AsyncSession,
+    *,
+    group_by: RateGroup,
+    since: datetime | None,
+    until: datetime | None = None,
+    brand_id: int | None = None,
+) -> _Counts:
     paid: list[ColumnElement[bool]] = [Order.paid_at.is_not(None)]
     if since is not None:
         paid.append(Order.paid_at >= since)
+    if until is not None:
+        paid.append(Order.paid_at < until)
+    if brand_id is not None:
+        paid.append(Order.brand_id == brand_id)
     if group_by == "product":
         order_key: Any = OrderItem.product_id
         orders_stmt = (
@@ -1128,7 +1750,7 @@ async def after_sales_rates(
         )
         request_key: Any = AfterSalesRequest.product_id
     else:
-        order_key = _rate_key(group_by)
+        order_key = _ORDER_KEYS[group_by]
         orders_stmt = (
             select(order_key, func.count(Order.id))
             .where(*paid, order_key.is_not(None))
@@ -1143,21 +1765,110 @@ async def after_sales_rates(
     )
     returns_stmt = base.where(AfterSalesRequest.status != AfterSalesStatus.rejected.value)
     complaints_stmt = base.where(AfterSalesRequest.reason.in_([r.value for r in FAULT_REASONS]))
-    orders = {int(k): int(n) for k, n in await session.execute(orders_stmt)}
-    returns = {int(k): int(n) for k, n in await session.execute(returns_stmt)}
-    complaints = {int(k): int(n) for k, n in await session.execute(complaints_stmt)}
+    return _Counts(
+        orders={int(k): int(n) for k, n in await session.execute(orders_stmt)},
+        returns={int(k): int(n) for k, n in await session.execute(returns_stmt)},
+        complaints={int(k): int(n) for k, n in await session.execute(complaints_stmt)},
+    )
+
+
+def _rates_of(counts: _Counts) -> list[AfterSalesRate]:
     rates: list[AfterSalesRate] = []
-    for key in sorted(orders):
-        count = orders[key]
-        r, c = returns.get(key, 0), complaints.get(key, 0)
+    for key in sorted(counts.orders):
+        orders = counts.orders[key]
+        returns, complaints = counts.returns.get(key, 0), counts.complaints.get(key, 0)
         rates.append(
             AfterSalesRate(
                 key=key,
-                orders=count,
-                returns=r,
-                complaints=c,
-                return_rate=r / count,
-                complaint_rate=c / count,
+                orders=orders,
+                returns=returns,
+                complaints=complaints,
+                return_rate=returns / orders,
+                complaint_rate=complaints / orders,
             )
         )
     return rates
+
+
+async def after_sales_rates(
+    session: AsyncSession, *, group_by: RateGroup, since: datetime | None
+) -> list[AfterSalesRate]:
+    """Return and complaint rates per product, brand, anchor or live session, by key.
+
+    Orders are paid orders (`paid_at` set, and at or after `since` when given); anchors and
+    sessions come from the order's attribution (`orders.anchor_id`, `orders.session_id`, set
+    when it was placed in a live session), so orders placed outside a session count only for
+    products and brands. A return is an order with a request that was not rejected; a
+    complaint an order with a request giving a fault reason, whatever its outcome.
+    """
+    return _rates_of(await _rate_counts(session, group_by=group_by, since=since))
+
+
+def _period(start: datetime, end: datetime, counts: _Counts, brand_id: int) -> AfterSalesPeriod:
+    orders = counts.orders.get(brand_id, 0)
+    returns, complaints = counts.returns.get(brand_id, 0), counts.complaints.get(brand_id, 0)
+    return AfterSalesPeriod(
+        start=start,
+        end=end,
+        orders=orders,
+        returns=returns,
+        complaints=complaints,
+        return_rate=returns / orders if orders else 0.0,
+        complaint_rate=complaints / orders if orders else 0.0,
+    )
+
+
+async def brand_after_sales_report(
+    session: AsyncSession, *, clock: Clock, brand_id: int, weeks: int = 12
+) -> BrandAfterSalesReport:
+    """The brand scorecard's after-sales part: the last `weeks` weeks, by product and week.
+
+    Weeks end at the next UTC midnight, so a week's bars stay put during a day.
+    """
+    now = clock.now()
+    until = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    since = until - timedelta(weeks=weeks)
+    totals = await _rate_counts(
+        session, group_by="brand", since=since, until=until, brand_id=brand_id
+    )
+    by_product = _rates_of(
+        await _rate_counts(session, group_by="product", since=since, until=until, brand_id=brand_id)
+    )
+    cards = await catalog.product_cards(session, [r.key for r in by_product])
+    products = [
+        ProductAfterSalesRate(
+            **rate.model_dump(), title=cards[rate.key].title if rate.key in cards else "?"
+        )
+        for rate in by_product
+    ]
+    periods: list[AfterSalesPeriod] = []
+    for week in range(weeks):
+        start = since + timedelta(weeks=week)
+        end = start + timedelta(weeks=1)
+        counts = await _rate_counts(
+            session, group_by="brand", since=start, until=end, brand_id=brand_id
+        )
+        periods.append(_period(start, end, counts, brand_id))
+    open_now = AfterSalesRequest.status == AfterSalesStatus.requested.value
+    mine = AfterSalesRequest.brand_id == brand_id
+    open_requests = await session.scalar(select(func.count()).where(mine, open_now))
+    overdue = await session.scalar(
+        select(func.count()).where(mine, open_now, AfterSalesRequest.answer_due_at <= now)
+    )
+    refunded = await session.execute(
+        select(Refund.currency, func.sum(Refund.amount))
+        .join(Order, Order.id == Refund.order_id)
+        .where(Order.brand_id == brand_id, Refund.created_at >= since)
+        .group_by(Refund.currency)
+    )
+    return BrandAfterSalesReport(
+        brand_id=brand_id,
+        since=since,
+        until=until,
+        totals=_period(since, until, totals, brand_id),
+        products=products,
+        weeks=periods,
+        open_requests=int(open_requests or 0),
+        overdue_requests=int(overdue or 0),
+        refunded_amount={str(c): int(a) for c, a in refunded},
+    )
