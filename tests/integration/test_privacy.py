@@ -189,6 +189,44 @@ async def fill_every_personal_table(
         headers=headers,
     )
     assert r.status_code == 202, r.text
+    # Marketing: a lifecycle stage and its move, a campaign arm with its outcome, a message.
+    from livecart.marketing import models as mk
+
+    async with container.uow() as uow:
+        when = container.clock.now()
+        campaign = mk.Campaign(
+            name="privacy", action="in_app", subject="hi", created_by=buyer, created_at=when
+        )
+        uow.session.add(campaign)
+        await uow.session.flush()
+        uow.session.add_all(
+            [
+                mk.ConsumerStage(user_id=buyer, track="lifecycle", stage="new", entered_at=when),
+                mk.StageTransition(
+                    user_id=buyer, track="lifecycle", from_stage=None, to_stage="new", moved_at=when
+                ),
+                mk.CampaignAssignment(
+                    campaign_id=campaign.id,
+                    user_id=buyer,
+                    arm="treated",
+                    assigned_at=when,
+                    converted=True,
+                    gmv=1200,
+                ),
+                mk.Message(
+                    campaign_id=campaign.id,
+                    user_id=buyer,
+                    channel="in_app",
+                    subject="hi",
+                    body="a coupon for you",
+                    link="/sessions/1",
+                    coupon_code="HELLO",
+                    created_at=when,
+                    read_at=when,
+                ),
+            ]
+        )
+        await uow.commit()
     return {"order_id": order_id, "session_id": world.session_id}
 
 

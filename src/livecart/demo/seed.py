@@ -31,6 +31,7 @@ from livecart.core.clock import Clock, FrozenClock, SystemClock
 from livecart.core.db import UnitOfWork
 from livecart.core.security import hash_password
 from livecart.demo import world
+from livecart.demo.marketing import seed_marketing
 from livecart.events import service as events
 from livecart.events.schemas import BehaviourEvent, EventType
 from livecart.events.sink import EventSink, ParquetEventSink
@@ -1008,6 +1009,9 @@ async def seed(
         rooms = await seeder.seed_rooms(staff)
         await seeder.seed_history(staff, cat, rooms, people)
         live_ids = await seeder.seed_now(staff, cat, rooms, [(p.id, p.name) for p in people])
+        await seed_marketing(
+            container, operator=staff.operator, consumer_ids=[p.id for p in people], now=seeder.now
+        )
     finally:
         await seeder.sink.events.aclose()
     return SeedReport(
