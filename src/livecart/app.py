@@ -31,7 +31,9 @@ from livecart.metrics import router as metrics_router
 from livecart.realtime.gateway import router as realtime_router
 from livecart.settings import Settings
 from livecart.supervision.risk_api import router as supervision_risk_router
+from livecart.web.after_sales_pages import router as after_sales_pages_router
 from livecart.web.pages import router as pages_router
+from livecart.web.scorecard_pages import router as scorecard_pages_router
 
 log = logging.getLogger(__name__)
 
@@ -123,5 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(realtime_router)
     app.include_router(metrics_router)
     app.include_router(pages_router)
+    app.include_router(after_sales_pages_router)
+    app.include_router(scorecard_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -65,6 +65,27 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "merchant": 403,
         "operator": 200,
     },
+    "/merchant/after-sales": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 200,
+        "operator": 403,
+    },
+    "/merchant/scorecard": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 200,
+        "operator": 403,
+    },
+    "/operator/brands/{brand_id}/scorecard": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 200,
+    },
 }
 
 
@@ -107,7 +128,7 @@ async def test_every_page_answers_each_role_as_declared(
         if role != "anonymous":
             await _login(client, container, _users(world)[role])
         for path, outcomes in EXPECTED.items():
-            url = path.format(session_id=world.session_id)
+            url = path.format(session_id=world.session_id, brand_id=world.brand_id)
             r = await client.get(url)
             expected = outcomes[role]
             if expected == LOGIN:

@@ -25,6 +25,7 @@ from livecart.flashsale import service as flash
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus, SessionSummary, SessionView
 from livecart.live.service import ViewerCounter
+from livecart.web.after_sales_view import orders_page_after_sales
 from livecart.web.dependencies import PageUser, login_redirect, safe_next
 from livecart.web.rendering import render
 
@@ -431,8 +432,12 @@ async def my_orders(
     orders = await commerce.list_my_orders(
         uow.session, clock=container.clock, actor=user, limit=100
     )
+    after_sales = await orders_page_after_sales(
+        uow.session, actor=user, orders=orders, settings=container.settings
+    )
     await uow.commit()  # listing may have expired overdue orders on the way
-    return render(request, "orders.html", user, {"orders": orders, "actions": ORDER_ACTIONS})
+    context = {"orders": orders, "actions": ORDER_ACTIONS, **after_sales}
+    return render(request, "orders.html", user, context)
 
 
 @router.get("/merchant/orders")
