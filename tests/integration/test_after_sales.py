@@ -16,13 +16,13 @@ from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
 from livecart.commerce import service as commerce
 from livecart.commerce.errors import NothingToRefund
-from livecart.commerce.models import Payment, Refund
+from livecart.commerce.models import AfterSalesRequest, Payment, Refund
 from livecart.commerce.payments import PAYMENT_SUCCEEDED, SIGNATURE_HEADER, SandboxPaymentProvider
 from livecart.core.clock import FrozenClock
 from livecart.core.security import create_access_token
 from tests.integration import test_orders_flow as orders_flow
 from tests.integration.test_orders_flow import API, Shop, live_session, order, stock_of
-from tests.support import make_user
+from tests.support import PASSWORD, make_user
 
 
 def lasting(container: Container, user_id: int) -> dict[str, str]:
@@ -502,3 +502,42 @@ async def test_the_brand_report_counts_per_product_and_week(
     assert report["open_requests"] == 1 and report["overdue_requests"] == 1
     r = await client.get(f"{API}/brands/{shop.brand_id}/after-sales/report", headers=other.merchant)
     assert r.status_code == 403
+
+
+async def test_the_buyers_words_and_evidence_are_exported_and_erased(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    shop = await make_shop(client, container, 5)
+    buyer_id = await make_user(container)
+    buyer = lasting(container, buyer_id)
+    placed = await paid_order(client, shop, buyer, 1)
+    request = (
+        await ask(
+            client,
+            buyer,
+            placed,
+            reason="other",
+            text="call me on 555-0100",
+            evidence=["https://photos.example/me.jpg"],
+        )
+    ).json()
+    r = await client.post(
+        f"{API}/after-sales/{request['id']}/answer", json={"approve": True}, headers=shop.merchant
+    )
+    assert r.json()["status"] == "refunded", r.text
+
+    r = await client.get(f"{API}/me/export", headers=buyer)
+    assert r.status_code == 200, r.text
+    tables = r.json()["tables"]
+    (exported,) = tables["after_sales_requests"]
+    assert exported["text"] == "call me on 555-0100"
+    assert exported["evidence"] == ["https://photos.example/me.jpg"]
+    assert [x["amount"] for x in tables["refunds"]] == [placed["total"]]
+
+    r = await client.request("DELETE", f"{API}/me", json={"password": PASSWORD}, headers=buyer)
+    assert r.status_code == 200, r.text
+    async with container.uow() as uow:
+        stored = await uow.session.get(AfterSalesRequest, request["id"], populate_existing=True)
+        assert stored is not None
+        assert stored.text == "" and stored.evidence == [] and stored.status == "refunded"
+    assert len(await refunds_of(container, placed["id"])) == 1  # the accounts keep it

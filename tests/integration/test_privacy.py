@@ -152,6 +152,23 @@ async def fill_every_personal_table(
     order_id = r.json()["id"]
     r = await client.post(f"{API}/orders/{order_id}/pay", headers=headers)
     assert r.status_code == 200, r.text
+    # A refund request with the buyer's words and a photo link, approved: a refund is made.
+    r = await client.post(
+        f"{API}/orders/{order_id}/after-sales",
+        json={
+            "sku_id": shop.sku_ids[0],
+            "quantity": 1,
+            "reason": "other",
+            "text": SECRET,
+            "evidence": ["https://photos.example/me.jpg"],
+        },
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/after-sales/{r.json()['id']}/answer", json={"approve": True}, headers=shop.merchant
+    )
+    assert r.status_code == 200, r.text
     r = await client.post(
         f"{API}/cart/items", json={"sku_id": shop.sku_ids[0], "quantity": 1}, headers=headers
     )
