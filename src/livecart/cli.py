@@ -14,6 +14,7 @@ from rich.console import Console
 from livecart.events.cli_commands import app as events_app
 from livecart.insights.cli_commands import app as insights_app
 from livecart.insights.cli_commands import import_app
+from livecart.marketing.cli_commands import app as marketing_app
 from livecart.service.cli_commands import app as service_app
 from livecart.settings import Settings
 from livecart.supervision.cli_commands import app as supervision_app
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(events_app, name="events")
 app.add_typer(insights_app, name="insights")
+app.add_typer(marketing_app, name="marketing")
 app.add_typer(import_app, name="import")
 app.add_typer(supervision_app, name="supervision")
 app.add_typer(service_app, name="service")
