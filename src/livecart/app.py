@@ -32,6 +32,7 @@ from livecart.realtime.gateway import router as realtime_router
 from livecart.settings import Settings
 from livecart.supervision.risk_api import router as supervision_risk_router
 from livecart.web.after_sales_pages import router as after_sales_pages_router
+from livecart.web.dashboard_pages import router as dashboard_pages_router
 from livecart.web.pages import router as pages_router
 from livecart.web.scorecard_pages import router as scorecard_pages_router
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(realtime_router)
     app.include_router(metrics_router)
     app.include_router(pages_router)
+    app.include_router(dashboard_pages_router)
     app.include_router(after_sales_pages_router)
     app.include_router(scorecard_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")

@@ -20,6 +20,7 @@ from livecart.core.clock import SystemClock
 from livecart.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from livecart.events.cli_commands import DataDir, log_root
 from livecart.insights.errors import InvalidInputFile
+from livecart.insights.report_commands import app as report_app
 from livecart.insights.schemas import HoldoutReport, ImportReport, InputReport, ScoreReport
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ clv_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(clv_app, name="clv")
+app.add_typer(report_app, name="report")
 # Registered as `livecart import` by cli.py.
 import_app = typer.Typer(
     help="Import outside history into the behaviour-event log (bad lines are reported).",

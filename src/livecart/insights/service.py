@@ -16,8 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
-from livecart.accounts.schemas import PersonalRows
-from livecart.insights import clv
+from livecart.accounts.schemas import Identity, PersonalRows
+from livecart.insights import clv, reports
 from livecart.insights.clv import Array, BgNbd, GammaGamma
 from livecart.insights.models import (
     ConsumerAffinity,
@@ -214,3 +214,27 @@ async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
     """For a deleted account: every portrait row of the user is deleted. Idempotent."""
     for model in PERSONAL_TABLES:
         await session.execute(delete(model).where(model.user_id == user_id))
+
+
+# ---------------------------------------------------------------- dashboard reports
+
+
+async def funnel_report(
+    session: AsyncSession,
+    *,
+    log_root: Path,
+    actor: Identity | None,
+    by: reports.FunnelBy,
+    scope: reports.Scope,
+) -> reports.FunnelReport:
+    """The funnel per session, anchor or brand, for a caller allowed to see the scope."""
+    reports.check_scope(actor, scope)
+    return await reports.funnel(session, log_root=log_root, by=by, scope=scope)
+
+
+async def gmv_report(
+    session: AsyncSession, *, log_root: Path, actor: Identity | None, scope: reports.Scope
+) -> reports.GmvReport:
+    """GMV per day for a caller allowed to see the scope."""
+    reports.check_scope(actor, scope)
+    return await reports.gmv(session, log_root=log_root, scope=scope)

@@ -27,6 +27,8 @@ NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/merchant/after-sales", "After-sales", Role.merchant),
     ("/merchant/scorecard", "Scorecard", Role.merchant),
     ("/operator", "Users & roles", Role.operator),
+    ("/operator/dashboard", "Dashboard", Role.operator),
+    ("/merchant/dashboard", "Brand dashboard", Role.merchant),
 )
 
 
