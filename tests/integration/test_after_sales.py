@@ -5,6 +5,7 @@ late payment refunded, and the return and complaint rates on a known set of orde
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from livecart.accounts.schemas import Role
+from livecart.app import create_app
 from livecart.bootstrap import Container
 from livecart.commerce import service as commerce
 from livecart.commerce.errors import NothingToRefund
@@ -20,6 +22,7 @@ from livecart.commerce.models import AfterSalesRequest, Payment, Refund
 from livecart.commerce.payments import PAYMENT_SUCCEEDED, SIGNATURE_HEADER, SandboxPaymentProvider
 from livecart.core.clock import FrozenClock
 from livecart.core.security import create_access_token
+from livecart.settings import Settings
 from tests.integration import test_orders_flow as orders_flow
 from tests.integration.test_orders_flow import API, Shop, live_session, order, stock_of
 from tests.support import PASSWORD, make_user
@@ -541,3 +544,47 @@ async def test_the_buyers_words_and_evidence_are_exported_and_erased(
         assert stored is not None
         assert stored.text == "" and stored.evidence == [] and stored.status == "refunded"
     assert len(await refunds_of(container, placed["id"])) == 1  # the accounts keep it
+
+
+async def test_two_merchants_receiving_at_once_refund_once(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    shop = await make_shop(client, container, 10)
+    second = lasting(container, await make_user(container, Role.merchant, brand_id=shop.brand_id))
+    (buyer,) = await consumers(container, 1)
+    placed = await delivered_order(client, shop, buyer, 2)
+    request = (await ask(client, buyer, placed, quantity=2)).json()
+    r = await client.post(
+        f"{API}/after-sales/{request['id']}/answer", json={"approve": True}, headers=second
+    )
+    assert r.status_code == 200, r.text
+    url = f"{API}/after-sales/{request['id']}/receive"
+    answers = await asyncio.gather(
+        client.post(url, headers=shop.merchant), client.post(url, headers=second)
+    )
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert {a.json()["status"] for a in answers} == {"refunded"}
+    (refund,) = await refunds_of(container, placed["id"])
+    assert refund.amount == 2 * shop.prices[0]
+    assert await stock_of(container, shop.sku_ids[0]) == 10
+
+
+async def test_the_sla_job_runs_in_the_background(settings: Settings, clock: FrozenClock) -> None:
+    app = create_app(settings.model_copy(update={"after_sales_sweep_seconds": 0.05}), clock=clock)
+    async with app.router.lifespan_context(app):
+        container: Container = app.state.container
+        assert "after-sales-sla-sweep" in {t.get_name() for t in container.background}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            shop = await make_shop(client, container, 3)
+            (buyer,) = await consumers(container, 1)
+            placed = await paid_order(client, shop, buyer, 1)
+            request = (await ask(client, buyer, placed)).json()
+            clock.advance(hours=settings.after_sales_answer_hours)
+            for _ in range(200):  # the job runs every 50 ms; give it up to 10 s
+                if await refunds_of(container, placed["id"]):
+                    break
+                await asyncio.sleep(0.05)
+            r = await client.get(f"{API}/after-sales/{request['id']}", headers=buyer)
+            assert r.json()["status"] == "refunded" and r.json()["auto_approved"] is True
+            assert len(await refunds_of(container, placed["id"])) == 1
