@@ -20,6 +20,7 @@ from livecart.core.security import TokenCache
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.flashsale.service import Buckets, BuyLimits, FlashRuntime, LocalBuckets
 from livecart.flashsale.stock import MemoryStockStore, RedisStockStore, StockStore
+from livecart.insights.willbuy_live import WillBuyModels
 from livecart.realtime.broker import Broker, InMemoryBroker
 from livecart.realtime.hub import Hub
 from livecart.realtime.redis_broker import RedisBroker
@@ -64,6 +65,8 @@ class Container:
     # The compliance rules, loaded once (LIVECART_COMPLIANCE_LEXICON, else the packaged default).
     lexicon: Lexicon
     flash: FlashRuntime = field(init=False)
+    # The newest will-buy model on disk (None until one is trained); reloaded by a job.
+    willbuy: WillBuyModels = field(init=False)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -143,6 +146,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         event_limits=KeyedBuckets(settings.events_client_burst, settings.events_client_per_seconds),
     )
     container.flash = build_flash(container)
+    container.willbuy = WillBuyModels(
+        settings.willbuy_models_root,
+        settings.event_log_dir,
+        stale_seconds=2 * settings.heartbeat_seconds + settings.events_flush_seconds,
+    )
     return container
 
 

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
 
+    # Trained models (the will-buy model: <models_dir>/willbuy/vN.joblib); unset: data_dir/models.
+    # The server checks for a newer will-buy version every willbuy_reload_seconds.
+    models_dir: Path | None = None
+    willbuy_reload_seconds: float = 30.0
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -133,6 +138,11 @@ class Settings(BaseSettings):
     def event_log_dir(self) -> Path:
         """Where the Parquet behaviour-event log is written."""
         return self.data_dir / "events"
+
+    @property
+    def willbuy_models_root(self) -> Path:
+        """The models folder (LIVECART_MODELS_DIR, default `<data_dir>/models`)."""
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
 
     @property
     def media_dir(self) -> Path:

@@ -22,6 +22,7 @@ from livecart.events.cli_commands import DataDir, log_root
 from livecart.insights.errors import InvalidInputFile
 from livecart.insights.report_commands import app as report_app
 from livecart.insights.schemas import HoldoutReport, ImportReport, InputReport, ScoreReport
+from livecart.insights.willbuy_cli import app as willbuy_app
 
 if TYPE_CHECKING:
     from livecart.insights.importers import Format
@@ -38,6 +39,7 @@ clv_app = typer.Typer(
 )
 app.add_typer(clv_app, name="clv")
 app.add_typer(report_app, name="report")
+app.add_typer(willbuy_app, name="willbuy")
 # Registered as `livecart import` by cli.py.
 import_app = typer.Typer(
     help="Import outside history into the behaviour-event log (bad lines are reported).",
