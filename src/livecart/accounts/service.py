@@ -267,6 +267,16 @@ async def personalisation_allowed(session: AsyncSession, user_id: int) -> bool:
     return bool(allowed)
 
 
+async def active_user_ids(session: AsyncSession, user_ids: Collection[int]) -> set[int]:
+    """The ids among these of accounts that exist and are not deleted."""
+    if not user_ids:
+        return set()
+    rows = await session.scalars(
+        select(User.id).where(User.id.in_(set(user_ids)), User.deleted_at.is_(None))
+    )
+    return set(rows)
+
+
 async def opted_out_among(session: AsyncSession, user_ids: Collection[int]) -> set[int]:
     """The ids among these that must not get personalised content or targeted messages."""
     if not user_ids:

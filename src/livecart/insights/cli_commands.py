@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,11 +22,19 @@ from livecart.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from livecart.events.cli_commands import DataDir, log_root
 from livecart.insights.errors import InvalidInputFile
 from livecart.insights.report_commands import app as report_app
-from livecart.insights.schemas import HoldoutReport, ImportReport, InputReport, ScoreReport
+from livecart.insights.schemas import (
+    HoldoutReport,
+    ImportReport,
+    InputReport,
+    PortraitStoreReport,
+    ScoreReport,
+)
 from livecart.insights.willbuy_cli import app as willbuy_app
+from livecart.settings import Settings
 
 if TYPE_CHECKING:
     from livecart.insights.importers import Format
+    from livecart.insights.portraits import Engine as PortraitEngineName
     from livecart.insights.transactions import Layout, TransactionLog
     from livecart.insights.transactions import Progress as ReadProgress
 
@@ -350,9 +359,15 @@ class PortraitEngine(StrEnum):
 @app.command("portraits")
 def portraits(
     events: Annotated[
-        Path, typer.Option("--events", help="The behaviour-event log (its root folder).")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.", dir_okay=False)],
+        Path | None,
+        typer.Option(
+            "--events",
+            help="The behaviour-event log (its root folder); default: the configured one.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Parquet file to write.", dir_okay=False)
+    ] = None,
     engine: Annotated[
         PortraitEngine, typer.Option("--engine", help="duckdb (in process) or spark (local).")
     ] = PortraitEngine.duckdb,
@@ -362,9 +377,17 @@ def portraits(
             "--as-of",
             formats=["%Y-%m-%d"],
             help="Last day counted (UTC) and the day recency is measured from; default: the "
-            "day of the latest event.",
+            "day of the latest event. Not with --store.",
         ),
     ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="Fold the log files no run has processed into the configured database and "
+            "store every consumer's portrait, affinities and fan levels there (incremental).",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Consumer portraits from the event log, one row per consumer, on DuckDB or Spark."""
@@ -372,34 +395,93 @@ def portraits(
 
     from livecart.insights import portraits as pipeline
 
+    if out is None and not store:
+        raise typer.BadParameter("give --out FILE, --store, or both")
+    if store and as_of is not None:
+        raise typer.BadParameter("--as-of is not used with --store (stored runs count every day)")
+    root = events if events is not None else Settings().event_log_dir
+    chosen = pipeline.Engine(engine.value)
     started = time.perf_counter()
+    report: dict[str, object] = {}
+    if out is not None:
+        target = out
 
-    def job() -> pipeline.PortraitRun:
-        with errors.status(f"portraits on {engine.value}", spinner="dots") as status:
-            run = pipeline.run(
-                pipeline.Engine(engine.value),
-                events,
-                as_of=_day(as_of),
-                step=lambda text: status.update(text),
-            )
-            status.update(f"writing {out}")
-            pipeline.write(run, out)
-        return run
+        def job() -> pipeline.PortraitRun:
+            with errors.status(f"portraits on {engine.value}", spinner="dots") as status:
+                run = pipeline.run(
+                    chosen, root, as_of=_day(as_of), step=lambda text: status.update(text)
+                )
+                status.update(f"writing {target}")
+                pipeline.write(run, target)
+            return run
 
-    run = _run(as_json, job)
-    report = {
-        "engine": run.engine.value,
-        "consumers": run.table.num_rows,
-        # The whole command (a Spark session's start included), and the engine's part.
-        "seconds": round(time.perf_counter() - started, 3),
-        "engine_seconds": round(run.seconds, 3),
-        "out": str(out),
-        "as_of": run.as_of.isoformat(),
-    }
+        run = _run(as_json, job)
+        report = {
+            "engine": run.engine.value,
+            "consumers": run.table.num_rows,
+            # The whole command (a Spark session's start included), and the engine's part.
+            "seconds": round(time.perf_counter() - started, 3),
+            "engine_seconds": round(run.seconds, 3),
+            "out": str(out),
+            "as_of": run.as_of.isoformat(),
+        }
+    if store:
+
+        def store_job() -> PortraitStoreReport:
+            with errors.status(f"stored portraits on {engine.value}", spinner="dots") as status:
+                return asyncio.run(
+                    store_portraits_now(
+                        Settings().async_database_url,
+                        root,
+                        chosen,
+                        step=lambda text: status.update(text),
+                    )
+                )
+
+        stored = _run(as_json, store_job)
+        report["stored"] = stored.model_dump(mode="json")
+        report.setdefault("engine", chosen.value)
+        report["seconds"] = round(time.perf_counter() - started, 3)
     if as_json:
         typer.echo(json.dumps(report))
-    else:
+        return
+    if out is not None:
         console.print(
             f"{report['consumers']} consumer portraits as of {report['as_of']} on "
-            f"{report['engine']} in {report['seconds']} s -> {out}"
+            f"{report['engine']} -> {out}"
         )
+    if store:
+        console.print(
+            f"stored run {stored.run_id}: {stored.new_files} new log file(s), "
+            f"{stored.events} events, {stored.consumers} portraits stored "
+            f"(as of {stored.as_of or 'unchanged'}) in {stored.seconds:.1f} s"
+        )
+
+
+async def store_portraits_now(
+    database_url: str,
+    root: Path,
+    engine: PortraitEngineName,
+    *,
+    step: Callable[[str], None] | None = None,
+) -> PortraitStoreReport:
+    """One stored, incremental portrait run in its own unit of work (the command, the demo)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from livecart.core.db import build_engine
+    from livecart.insights import portrait_store
+
+    db = build_engine(database_url, pool_size=1)
+    try:
+        async with AsyncSession(db, expire_on_commit=False) as session:
+            report = await portrait_store.store_portraits(
+                session,
+                root=root,
+                engine=engine,
+                now=SystemClock().now(),
+                step=step or (lambda _text: None),
+            )
+            await session.commit()
+            return report
+    finally:
+        await db.dispose()

@@ -35,3 +35,9 @@ class AlreadyImported(Conflict):
     """The same file (by SHA-256) was imported into this event log before."""
 
     code = "already_imported"
+
+
+class PortraitNotFound(NotFound):
+    """No stored portrait for this consumer (no portrait run has seen them yet)."""
+
+    code = "portrait_not_found"

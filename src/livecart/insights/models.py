@@ -145,10 +145,10 @@ class PortraitFact(Base):
     is_question: Mapped[bool]
     currency: Mapped[str | None] = mapped_column(String(3))
     events: Mapped[int] = mapped_column(BigInteger)
-    watch_seconds: Mapped[float]
+    watch_seconds: Mapped[float | None]  # null: no event of the group had a watch time
     watch_whole_seconds: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(BigInteger)
-    amount: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # null: no event had an amount
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
 

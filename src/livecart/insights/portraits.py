@@ -768,6 +768,77 @@ def run(
     return run_duckdb(root, as_of=as_of, catalogue=catalogue, step=step)
 
 
+# Stored, incremental runs: facts of new log files, then portraits from every stored fact.
+# Both steps read Parquet files on the chosen engine, as the one-shot run does.
+NO_LIMIT = date(9999, 12, 31)
+
+
+@contextmanager
+def _parquet_table(
+    engine: Engine, files: list[Path], columns: tuple[str, ...], session: SparkSession | None
+) -> Iterator[ir.Table]:
+    """An Ibis table over Parquet files (these columns only) on the engine."""
+    import ibis
+
+    if engine is Engine.duckdb:
+        import duckdb
+
+        connection = duckdb.connect()
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            paths = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in files)
+            names = ", ".join(columns)
+            connection.execute(
+                f"CREATE TEMP VIEW t AS SELECT {names} FROM read_parquet([{paths}], "  # noqa: S608
+                "hive_partitioning = false, union_by_name = true)"
+            )
+            yield ibis.duckdb.from_connection(connection).table("t")
+        finally:
+            connection.close()
+        return
+    if session is None:
+        with spark_session() as own:
+            with _parquet_table(engine, files, columns, own) as table:
+                yield table
+        return
+    frame = session.read.parquet(*(p.as_posix() for p in files)).selectExpr(*columns).cache()
+    view = f"livecart_t_{time.monotonic_ns()}"
+    frame.createOrReplaceTempView(view)
+    try:
+        yield ibis.pyspark.connect(session).table(view)
+    finally:
+        session.catalog.dropTempView(view)
+        frame.unpersist()
+
+
+def facts_of_files(
+    engine: Engine, files: list[Path], *, session: SparkSession | None = None
+) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """Facts (FACT_ARROW_SCHEMA) and keyword counts of some files of the event log."""
+    from livecart.events.schemas import EVENT_ARROW_SCHEMA
+
+    with _parquet_table(engine, files, tuple(EVENT_ARROW_SCHEMA.names), session) as events:
+        return compute_facts(events, as_of=NO_LIMIT)
+
+
+def portraits_of_facts(
+    engine: Engine,
+    facts: pa.Table,
+    *,
+    as_of: date,
+    catalogue: pa.Table | None = None,
+    session: SparkSession | None = None,
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Portrait rows, fan levels and affinities from facts, computed on the engine."""
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="livecart-facts-") as scratch:
+        path = Path(scratch) / "facts.parquet"
+        pq.write_table(_conform(facts, FACT_ARROW_SCHEMA), path)
+        with _parquet_table(engine, [path], FACT_FIELDS, session) as table:
+            return compute_from_facts(table, as_of=as_of, catalogue=catalogue)
+
+
 def write(run: PortraitRun, out: Path) -> Path:
     """Write the portraits to a Parquet file (through a temporary name, then renamed)."""
     import pyarrow.parquet as pq

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -85,3 +85,67 @@ class ImportReport(BaseModel):
     without_customer: int
     log: str
     written: list[str]
+
+
+class AffinityOut(BaseModel):
+    kind: str  # category | brand | price_band
+    key: str
+    score: float  # the consumer's share of weighted interest in this key, 0..1
+
+
+class FanLevelOut(BaseModel):
+    anchor_id: int
+    score: int
+    level: int
+
+
+class KeywordOut(BaseModel):
+    word: str
+    count: int
+
+
+class PortraitOut(BaseModel):
+    """A stored consumer portrait (`consumer_portraits` with its affinities and fan levels)."""
+
+    user_id: int
+    computed_at: datetime
+    watch_seconds: float
+    sessions_watched: int
+    avg_stay_seconds: float | None
+    active_hours: list[int]
+    messages: int
+    likes: int
+    questions: int
+    interactions_per_hour: float | None
+    top_keywords: list[KeywordOut]
+    products_viewed: int
+    categories_viewed: int
+    carts: int
+    orders: int
+    spend_minor: int
+    currency: str | None
+    return_rate: float | None
+    recency_days: int | None
+    rfm_r: int | None
+    rfm_f: int | None
+    rfm_m: int | None
+    p_alive: float | None
+    expected_purchases_30d: float | None
+    expected_value_minor: int | None
+    tags: list[str]
+    affinities: list[AffinityOut]
+    fan_levels: list[FanLevelOut]
+
+
+class PortraitStoreReport(BaseModel):
+    """`livecart insights portraits --store`: what an incremental run did."""
+
+    run_id: int
+    engine: str
+    new_files: int
+    first_day: date | None
+    last_day: date | None
+    events: int
+    consumers: int
+    as_of: date | None
+    seconds: float

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Identity, PersonalRows
-from livecart.insights import clv, reports
+from livecart.insights import clv, portrait_store, reports
 from livecart.insights.clv import Array, BgNbd, GammaGamma
 from livecart.insights.models import (
     ConsumerAffinity,
@@ -26,7 +26,13 @@ from livecart.insights.models import (
     PortraitFact,
     PortraitKeyword,
 )
-from livecart.insights.schemas import HoldoutReport, InputReport, LineProblemOut, TrackingWeek
+from livecart.insights.schemas import (
+    HoldoutReport,
+    InputReport,
+    LineProblemOut,
+    PortraitOut,
+    TrackingWeek,
+)
 from livecart.insights.transactions import (
     DAYS_PER_WEEK,
     SHOWN_PROBLEMS,
@@ -214,6 +220,26 @@ async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
     """For a deleted account: every portrait row of the user is deleted. Idempotent."""
     for model in PERSONAL_TABLES:
         await session.execute(delete(model).where(model.user_id == user_id))
+
+
+async def get_portrait(session: AsyncSession, *, user_id: int) -> PortraitOut:
+    """A consumer's stored portrait, or portrait_not_found."""
+    return await portrait_store.get_portrait(session, user_id=user_id)
+
+
+async def list_portraits(
+    session: AsyncSession, *, tag: str | None = None, limit: int = 50
+) -> list[PortraitOut]:
+    """Stored portraits, biggest spenders first; with a tag, only those carrying it."""
+    return await portrait_store.list_portraits(session, tag=tag, limit=limit)
+
+
+async def portrait_for_personalisation(
+    session: AsyncSession, *, user_id: int
+) -> PortraitOut | None:
+    """The portrait to rank or target with, or None when the consumer switched
+    personalisation off or has no portrait yet: callers must then not personalise."""
+    return await portrait_store.portrait_for_personalisation(session, user_id=user_id)
 
 
 # ---------------------------------------------------------------- dashboard reports
