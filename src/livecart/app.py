@@ -25,6 +25,7 @@ from livecart.events.api import router as events_router
 from livecart.flashsale import service as flash_service
 from livecart.flashsale.api import router as flashsale_router
 from livecart.insights.api import router as insights_router
+from livecart.insights.willbuy_api import router as willbuy_router
 from livecart.live.api import router as live_router
 from livecart.marketing.api import router as marketing_router
 from livecart.metrics import registry_for
@@ -83,6 +84,9 @@ def start_jobs(container: Container) -> None:
         partial(privacy.run_erasure_sweep, container),
         "privacy-erasure-sweep",
     )
+    # The newest will-buy model: loaded at start, replaced when a newer version is written.
+    container.once(container.willbuy.refresh, "willbuy-model-load")
+    container.every(settings.willbuy_reload_seconds, container.willbuy.refresh, "willbuy-reload")
     # Reconcile once at start: a store that lost its sales (Redis restarted) is rebuilt now.
     container.once(partial(flash_service.run_reconcile, flash), "flash-start-check")
 
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(supervision_risk_router, prefix="/api/v1")
+    app.include_router(willbuy_router, prefix="/api/v1")
     if settings.bench_routes:
         app.include_router(benchmark_router, prefix="/api/v1")
     app.include_router(realtime_router)
