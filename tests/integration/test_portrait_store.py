@@ -31,7 +31,7 @@ from livecart.insights.models import (
 )
 from livecart.insights.portraits import Engine
 from tests.integration.test_insights_portraits import write_with_sink
-from tests.support import auth, make_user
+from tests.support import PASSWORD, auth, make_user
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -228,3 +228,39 @@ async def test_portrait_api_access_and_the_personalisation_switch(
     # The consumer still sees their own portrait.
     assert (await client.get("/api/v1/me/portrait", headers=fan_headers)).status_code == 200
     shutil.rmtree(root)
+
+
+async def test_export_has_the_portrait_and_deletion_erases_it(
+    container: Container, client: httpx.AsyncClient, any_backend: str, tmp_path: Path
+) -> None:
+    fan = await make_user(container)
+    shopper = await make_user(container)
+    anchor = await make_user(container, Role.anchor)
+    root = tmp_path / "events"
+    await asyncio.to_thread(write_with_sink, root, day_events(1, fan, shopper, anchor))
+    await store(container, root)
+    headers = await auth(client, container, fan)
+
+    export = await client.get("/api/v1/me/export", headers=headers)
+    assert export.status_code == 200, export.text
+    tables = export.json()["tables"]
+    assert [r["user_id"] for r in tables["consumer_portraits"]] == [fan]
+    assert tables["consumer_portraits"][0]["top_keywords"]
+    assert [(r["anchor_id"], r["level"]) for r in tables["fan_levels"]] == [(anchor, 3)]
+    assert {r["kind"] for r in tables["consumer_affinities"]} == set()  # no catalogue products
+    assert tables["portrait_facts"] and tables["portrait_keywords"]
+
+    gone = await client.request(
+        "DELETE", "/api/v1/me", json={"password": PASSWORD}, headers=headers
+    )
+    assert gone.status_code < 300, gone.text
+    async with container.uow() as uow:
+        for model in (ConsumerPortrait, ConsumerAffinity, FanLevel, PortraitFact, PortraitKeyword):
+            rows = await uow.session.scalars(select(model).where(model.user_id == fan))
+            assert list(rows) == [], model.__tablename__
+        assert await service.get_portrait(uow.session, user_id=shopper)
+    # A later run over new files does not bring the deleted consumer back.
+    await asyncio.to_thread(write_with_sink, root, day_events(2, fan, shopper, anchor))
+    await store(container, root)
+    async with container.uow() as uow:
+        assert await uow.session.get(ConsumerPortrait, fan) is None
