@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from livecart.accounts.dependencies import CurrentUser, Operator
+from livecart.accounts.dependencies import CurrentUser, Operator, OptionalUser
 from livecart.core.http import ContainerDep, UoW
 from livecart.insights.portrait_query import field_menu
 from livecart.marketing import service
 from livecart.marketing.mail import Mailer, mailer_from
+from livecart.marketing.recommendations import Recommendations
 from livecart.marketing.schemas import (
     CampaignIn,
     CampaignOut,
@@ -319,3 +320,26 @@ async def mark_read(
     )
     await uow.commit()
     return out
+
+
+# ---------------------------------------------------------------- recommendations
+
+
+@router.get(
+    "/recommendations",
+    response_model=Recommendations,
+    summary="Live rooms and products for the caller (anyone; personalised only with consent)",
+)
+async def get_recommendations(
+    actor: OptionalUser,
+    uow: UoW,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 12,
+) -> Recommendations:
+    return await service.recommend(
+        uow.session,
+        log_root=container.settings.event_log_dir,
+        now=container.clock.now(),
+        actor=actor,
+        limit=limit,
+    )

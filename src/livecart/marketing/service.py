@@ -39,7 +39,7 @@ from livecart.insights.portrait_query import (
 )
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus
-from livecart.marketing import uplift
+from livecart.marketing import recommendations, uplift
 from livecart.marketing.errors import (
     CampaignAlreadySent,
     CampaignNotFound,
@@ -867,3 +867,20 @@ async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
     """Delete a consumer's stages, moves, campaign arms and messages."""
     for model in (ConsumerStage, StageTransition, CampaignAssignment, Message):
         await session.execute(delete(model).where(model.user_id == user_id))
+
+
+# ---------------------------------------------------------------- recommendations
+
+
+async def recommend(
+    session: AsyncSession,
+    *,
+    log_root: Path,
+    now: datetime,
+    actor: Identity | None,
+    limit: int = 12,
+) -> recommendations.Recommendations:
+    """Live rooms and products for the caller (personalised only with their consent)."""
+    return await recommendations.recommend(
+        session, log_root=log_root, now=now, actor=actor, limit=limit
+    )
