@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -11,6 +13,10 @@ import httpx
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
+from livecart.catalog import service as catalog
+from livecart.supervision import service as supervision
+from livecart.supervision.errors import QualificationExpired, QualificationMissing
+from livecart.supervision.schemas import QualificationIn
 from tests.conftest import need
 
 _counter = itertools.count(1)
@@ -80,3 +86,97 @@ def shared_file(name: str) -> Path:
     path = shared_data_dir() / name
     need(path.is_file(), f"{path} is missing (set LIVECART_SHARED_DATA to the shared data folder)")
     return path
+
+
+# ---------------------------------------------------------------- qualifications (supervision gates)
+# Starting a session needs the anchor's approved identity verification; showcasing a product
+# needs its approval for live and its brand's licence (and permit, for permit categories).
+# Happy-path set-ups call these; tests of the gates themselves build records through the API.
+
+
+async def qualify_anchor(container: Container, user_id: int, *, years_old: int = 30) -> int:
+    """File an approved identity verification for the anchor, valid for ten years from a
+    year ago; returns its id."""
+    today = container.clock.now().date()
+    async with container.uow() as uow:
+        record = await supervision.record_reviewed_qualification(
+            uow.session,
+            clock=container.clock,
+            subject_id=user_id,
+            body=QualificationIn(
+                kind="identity_verification",
+                number=f"ID-{user_id}",
+                issuer="Test identity office",
+                valid_from=today - timedelta(days=365),
+                expires_on=today + timedelta(days=3650),
+                date_of_birth=today.replace(year=today.year - years_old, day=1),
+            ),
+        )
+        await uow.commit()
+        return record.id
+
+
+async def qualify_brand(
+    container: Container, brand_id: int, *, categories: Sequence[str] = ()
+) -> None:
+    """File an approved business licence for the brand and, with `categories`, an approved
+    category permit naming them; both valid for ten years from a year ago."""
+    today = container.clock.now().date()
+    valid = {
+        "valid_from": today - timedelta(days=365),
+        "expires_on": today + timedelta(days=3650),
+    }
+    bodies = [
+        QualificationIn(
+            kind="business_licence",
+            brand_id=brand_id,
+            number=f"BL-{brand_id}",
+            issuer="Test market regulator",
+            **valid,
+        )
+    ]
+    if categories:
+        bodies.append(
+            QualificationIn(
+                kind="category_permit",
+                brand_id=brand_id,
+                number=f"CP-{brand_id}",
+                issuer="Test market regulator",
+                categories=list(categories),
+                **valid,
+            )
+        )
+    async with container.uow() as uow:
+        for body in bodies:
+            await supervision.record_reviewed_qualification(
+                uow.session, clock=container.clock, subject_id=brand_id, body=body
+            )
+        await uow.commit()
+
+
+async def approve_for_live(container: Container, product_id: int) -> None:
+    """Approve the product for live (selection passed, inspected) and qualify its brand for
+    it when the brand is not yet; afterwards the product can be showcased."""
+    async with container.uow() as uow:
+        card = (await catalog.product_cards(uow.session, [product_id]))[product_id]
+        await supervision.record_approved_for_live(
+            uow.session, clock=container.clock, product_id=product_id, brand_id=card.brand.id
+        )
+        await uow.commit()
+    today = container.clock.now().date()
+    async with container.uow() as uow:
+        try:
+            await supervision.check_can_showcase(
+                uow.session,
+                product_id=product_id,
+                brand_id=card.brand.id,
+                category=card.category,
+                today=today,
+                permit_categories=container.settings.permit_categories,
+            )
+        except (QualificationMissing, QualificationExpired):
+            missing = True
+        else:
+            missing = False
+    if missing:
+        await qualify_brand(container, card.brand.id, categories=[card.category])

@@ -31,12 +31,17 @@ from livecart.marketing.api import router as marketing_router
 from livecart.metrics import registry_for
 from livecart.metrics import router as metrics_router
 from livecart.realtime.gateway import router as realtime_router
+from livecart.service.api import router as service_router
 from livecart.settings import Settings
+from livecart.supervision.api import router as supervision_router
 from livecart.supervision.risk_api import router as supervision_risk_router
 from livecart.web.after_sales_pages import router as after_sales_pages_router
 from livecart.web.dashboard_pages import router as dashboard_pages_router
+from livecart.web.insights_pages import router as insights_pages_router
+from livecart.web.marketing_pages import router as marketing_pages_router
 from livecart.web.pages import router as pages_router
 from livecart.web.scorecard_pages import router as scorecard_pages_router
+from livecart.web.service_pages import router as service_pages_router
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +129,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         events_router,
         marketing_router,
         insights_router,
+        service_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(supervision_risk_router, prefix="/api/v1")
     app.include_router(willbuy_router, prefix="/api/v1")
+    app.include_router(supervision_router, prefix="/api/v1")
     if settings.bench_routes:
         app.include_router(benchmark_router, prefix="/api/v1")
     app.include_router(realtime_router)
     app.include_router(metrics_router)
     app.include_router(pages_router)
-    app.include_router(dashboard_pages_router)
     app.include_router(after_sales_pages_router)
     app.include_router(scorecard_pages_router)
+    app.include_router(dashboard_pages_router)
+    app.include_router(insights_pages_router)
+    app.include_router(marketing_pages_router)
+    app.include_router(service_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # Compliance scanning: a JSON lexicon replacing (or, with "extends": "default", amending)
     # the packaged rules; unset uses the packaged ones (docs/supervision.md).
     compliance_lexicon: Path | None = None
+    # Product categories a brand sells live only with an approved category permit (a JSON
+    # list); unset uses supervision's DEFAULT_PERMIT_CATEGORIES (docs/supervision.md, Gates).
+    permit_categories: list[str] | None = None
     # Marketing e-mail through SMTP; unset host: e-mail campaigns are refused (docs/marketing.md).
     smtp_host: str | None = None
     smtp_port: int = 25

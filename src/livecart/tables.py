@@ -12,6 +12,7 @@ from livecart.flashsale import models as flashsale_models
 from livecart.insights import models as insights_models
 from livecart.live import models as live_models
 from livecart.marketing import models as marketing_models
+from livecart.service import models as service_models
 from livecart.supervision import models as supervision_models
 
 DOMAIN_MODELS = (
@@ -23,6 +24,7 @@ DOMAIN_MODELS = (
     insights_models,
     supervision_models,
     marketing_models,
+    service_models,
 )
 
 

@@ -15,7 +15,7 @@ from livecart.catalog.schemas import SkuIn
 from livecart.commerce import service as commerce
 from livecart.commerce.schemas import OrderItemIn
 from livecart.live import service as live
-from tests.support import make_user
+from tests.support import approve_for_live, make_user, qualify_anchor
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ async def build_world(container: Container) -> World:
         )
         await uow.commit()
     merchant_id = await make_user(container, Role.merchant, brand_id=brand.id, name="Max Merchant")
+    await qualify_anchor(container, anchor_id)
+    await approve_for_live(container, product.id)
     async with container.uow() as uow:
         anchor = await accounts.load_identity(uow.session, anchor_id)
         assert anchor is not None

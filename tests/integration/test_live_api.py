@@ -13,7 +13,7 @@ from livecart.bootstrap import Container
 from livecart.core.clock import FrozenClock
 from livecart.live import service as live
 from livecart.realtime.broker import session_channel
-from tests.support import auth, make_user
+from tests.support import approve_for_live, auth, make_user, qualify_anchor
 
 API = "/api/v1"
 
@@ -37,14 +37,17 @@ async def make_product(
     }
     r = await client.post(f"{API}/products", json=body, headers=merchant)
     assert r.status_code == 201, r.text
+    await approve_for_live(container, int(r.json()["id"]))
     return int(r.json()["id"])
 
 
 async def anchor_with_session(
     client: httpx.AsyncClient, container: Container
 ) -> tuple[dict[str, str], int, int]:
-    """(anchor headers, room id, scheduled session id)."""
-    anchor = await auth(client, container, await make_user(container, Role.anchor))
+    """(anchor headers, room id, scheduled session id); the anchor is qualified to go live."""
+    anchor_id = await make_user(container, Role.anchor)
+    await qualify_anchor(container, anchor_id)
+    anchor = await auth(client, container, anchor_id)
     r = await client.post(f"{API}/rooms", json={"title": "Silk house"}, headers=anchor)
     assert r.status_code == 201, r.text
     room_id = r.json()["id"]
@@ -67,6 +70,7 @@ async def test_rooms_and_session_lifecycle(
     r = await client.post(f"{API}/rooms", json={"title": "Mine"}, headers=consumer)
     assert r.status_code == 403
     anchor_id = await make_user(container, Role.anchor, name="Mia")
+    await qualify_anchor(container, anchor_id)
     anchor = await auth(client, container, anchor_id)
     r = await client.post(f"{API}/rooms", json={"title": "Mine", "anchor_id": 9}, headers=anchor)
     assert r.status_code == 422 and error_code(r) == "unknown_field"

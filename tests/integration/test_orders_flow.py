@@ -23,7 +23,7 @@ from livecart.commerce import service as commerce
 from livecart.commerce.models import Order
 from livecart.core.clock import FrozenClock
 from livecart.core.security import create_access_token, hash_password
-from tests.support import auth, make_user
+from tests.support import approve_for_live, auth, make_user, qualify_anchor
 
 API = "/api/v1"
 _names = itertools.count(1)
@@ -76,6 +76,7 @@ async def make_shop(
     )
     assert r.status_code == 201, r.text
     body = r.json()
+    await approve_for_live(container, int(body["id"]))
     return Shop(brand_id, merchant, body["id"], [s["id"] for s in body["skus"]], prices)
 
 
@@ -137,6 +138,7 @@ async def live_session(
 ) -> tuple[int, int, dict[str, str]]:
     """An anchor's room with a session that is live now: (session id, anchor id, headers)."""
     anchor_id = await make_user(container, Role.anchor)
+    await qualify_anchor(container, anchor_id)
     anchor = await auth(client, container, anchor_id)
     r = await client.post(f"{API}/rooms", json={"title": "Silk live"}, headers=anchor)
     assert r.status_code == 201, r.text

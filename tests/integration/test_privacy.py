@@ -117,6 +117,27 @@ async def fill_every_personal_table(
     operator = await auth(client, container, await make_user(container, Role.operator))
     r = await client.post(f"{API}/users/{buyer}/roles", json={"role": "anchor"}, headers=operator)
     assert r.status_code == 200, r.text
+    # An identity verification (supervision), reviewed with a note about the person.
+    r = await client.post(
+        f"{API}/supervision/qualifications",
+        json={
+            "kind": "identity_verification",
+            "number": "110101200001011234",
+            "issuer": "Beijing public security bureau",
+            "valid_from": "2020-01-01",
+            "expires_on": "2040-01-01",
+            "date_of_birth": "2000-01-01",
+            "document_ref": "identity/scan-of-the-card.png",
+        },
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/supervision/qualifications/{r.json()['id']}/review",
+        json={"decision": "approve", "note": "photo matches the card"},
+        headers=operator,
+    )
+    assert r.status_code == 200, r.text
     # Chat, then a mute with a reason (a sanction about the buyer).
     async with container.uow() as uow:
         identity = await accounts.load_identity(uow.session, buyer)

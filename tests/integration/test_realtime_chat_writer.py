@@ -16,7 +16,7 @@ from livecart.live.models import ChatMessage, LiveSession
 from livecart.live.schemas import ModerationAction
 from livecart.realtime.broker import session_channel
 from livecart.realtime.chat_writer import ChatWriter
-from tests.support import make_user
+from tests.support import make_user, qualify_anchor
 
 
 async def _identity(container: Container, user_id: int) -> Identity:
@@ -27,6 +27,7 @@ async def _identity(container: Container, user_id: int) -> Identity:
 
 
 async def _live_session(container: Container, anchor: Identity) -> int:
+    await qualify_anchor(container, anchor.id)
     async with container.uow() as uow:
         room = await live.create_room(uow.session, clock=container.clock, actor=anchor, title="R")
         created = await live.create_session(

@@ -37,7 +37,7 @@ from livecart.realtime.broker import InMemoryBroker, session_channel
 from livecart.realtime.schemas import staff_frame
 from livecart.settings import Settings
 from tests.conftest import LiveServer
-from tests.support import make_user, token_for
+from tests.support import approve_for_live, make_user, qualify_anchor, token_for
 
 API = "/api/v1"
 Frame = dict[str, Any]
@@ -142,6 +142,10 @@ async def build_world(server: LiveServer, *, start: bool = True) -> World:
             category="tea",
             skus=[SkuIn(code="JT-1", price=8900, currency="CNY", stock=9)],
         )
+        await uow.commit()
+    await qualify_anchor(container, anchor_id)
+    await approve_for_live(container, product.id)
+    async with container.uow() as uow:
         anchor = await accounts.load_identity(uow.session, anchor_id)
         assert anchor is not None
         room = await live.create_room(uow.session, clock=container.clock, actor=anchor, title="T")

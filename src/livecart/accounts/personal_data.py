@@ -74,6 +74,7 @@ OWNERS: dict[str, str] = {
     "service_ticket_messages": (
         "ticket_id IN (SELECT id FROM service_tickets WHERE user_id = :user_id)"
     ),
+    "qualifications": "user_id = :user_id",
 }
 
 # Personal columns left out of the export on purpose, with the reason.
@@ -534,6 +535,54 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "from_staff": KEEP,
         "text": ERASE,  # emptied
         "created_at": KEEP,
+    },
+    # supervision (qualifications): a brand's licences and permits are the business's; an
+    # anchor's identity verification is about them: its number, issuer, date of birth and
+    # document are exported and erased on deletion (the record stays for the operator's
+    # decision but no longer qualifies anyone).
+    "qualifications": {
+        "id": KEEP,
+        "subject": KEEP,
+        "brand_id": KEEP,
+        "user_id": KEEP,
+        "kind": KEEP,
+        "number": ERASE,  # emptied
+        "issuer": ERASE,  # emptied
+        "valid_from": KEEP,
+        "expires_on": KEEP,
+        "categories": KEEP,
+        "date_of_birth": ERASE,  # nulled
+        "document_ref": ERASE,  # nulled
+        "status": KEEP,
+        "submitted_by": KEEP,
+        "submitted_at": KEEP,
+        "reviewer_id": REF,
+        "review_note": ERASE,  # an operator's words about the person
+        "reviewed_at": KEEP,
+    },
+    # supervision (selection review): products and their inspections, no person in them.
+    "product_selections": {
+        "id": NOT,
+        "product_id": NOT,
+        "brand_id": NOT,
+        "status": NOT,
+        "note": NOT,
+        "submitted_by": REF,
+        "submitted_at": NOT,
+        "reviewer_id": REF,
+        "reason": NOT,
+        "decided_at": NOT,
+    },
+    "quality_inspections": {
+        "id": NOT,
+        "selection_id": NOT,
+        "product_id": NOT,
+        "sample_id": NOT,
+        "findings": NOT,
+        "photos": NOT,
+        "passed": NOT,
+        "inspector_id": REF,
+        "inspected_at": NOT,
     },
     # supervision, sanctions and risk (F). The audit log is append-only (database triggers), so
     # nothing in it can be erased: it holds ids (actor_id: REF, like every staff record), codes

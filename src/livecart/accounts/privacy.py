@@ -36,6 +36,7 @@ from livecart.flashsale import service as flashsale
 from livecart.insights import service as insights
 from livecart.live import service as live
 from livecart.marketing import service as marketing
+from livecart.service import service as customer_service
 from livecart.supervision import service as supervision
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ SOURCES: tuple[PersonalSource, ...] = (
     flashsale.personal_data,
     marketing.personal_data,
     insights.personal_data,
+    customer_service.personal_data,
+    supervision.qualification_personal_data,
     supervision.sanction_personal_data,
 )
 # What a deletion runs in each domain besides pseudonymising the account (flashsale: nothing,
@@ -66,6 +69,8 @@ ERASERS: tuple[Eraser, ...] = (
     commerce.erase_personal_data,
     insights.erase_personal_data,
     marketing.erase_personal_data,
+    customer_service.erase_personal_data,
+    supervision.erase_qualification_personal_data,
     supervision.erase_sanction_personal_data,
 )
 

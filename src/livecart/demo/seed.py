@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,9 +26,10 @@ from livecart.catalog import service as catalog
 from livecart.catalog.schemas import MediaUpload, SkuIn
 from livecart.commerce import service as commerce
 from livecart.commerce.errors import OutOfStock
-from livecart.commerce.schemas import OrderItemIn
+from livecart.commerce.schemas import AfterSalesRequestIn, OrderItemIn, ReturnReason
 from livecart.core.clock import Clock, FrozenClock, SystemClock
 from livecart.core.db import UnitOfWork
+from livecart.core.errors import DomainError
 from livecart.core.security import hash_password
 from livecart.demo import world
 from livecart.demo.marketing import seed_marketing
@@ -37,6 +38,9 @@ from livecart.events.schemas import BehaviourEvent, EventType
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus, SessionSummary
+from livecart.supervision import service as supervision
+from livecart.supervision.errors import QualificationExpired, QualificationMissing
+from livecart.supervision.schemas import QualificationIn
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container as DemoContainer
@@ -163,6 +167,25 @@ async def is_seeded(container: DemoContainer) -> bool:
     async with container.uow() as uow:
         found = await accounts.list_users(uow.session, actor=SYSTEM, query=world.OPERATOR_EMAIL)
         return any(u.email == world.OPERATOR_EMAIL for u in found)
+
+
+# Demo returns: mostly no reason, some faults (complaints), with what a buyer would write.
+AFTER_SALES_REASONS = (
+    ReturnReason.no_reason,
+    ReturnReason.no_reason,
+    ReturnReason.no_reason,
+    ReturnReason.quality,
+    ReturnReason.damaged,
+    ReturnReason.not_as_described,
+    ReturnReason.wrong_item,
+)
+AFTER_SALES_TEXT = {
+    ReturnReason.no_reason: "Changed my mind, unopened.",
+    ReturnReason.quality: "The seam came apart after one wash.",
+    ReturnReason.damaged: "The box arrived crushed.",
+    ReturnReason.not_as_described: "The colour is much darker than in the live.",
+    ReturnReason.wrong_item: "Got the wrong size.",
+}
 
 
 def _at(moment: datetime) -> FrozenClock:
@@ -316,6 +339,89 @@ class Seeder:
             self.count("users")
             self.progress("catalogue", done + 1, len(brands))
         return cat
+
+    # ------------------------------------------------------------ qualifications
+
+    async def seed_qualifications(self, staff: Staff, cat: Catalogue) -> None:
+        """File approved qualifications so the world may go live: each anchor's identity
+        verification, each brand's business licence and category permit, and each product's
+        approval for live with a passed inspection. Only what is missing or no longer valid
+        on the seeder's day is filed, so a refresh of an older world catches up too."""
+        today = self.now.date()
+        since = (self.start - timedelta(days=60)).date()
+        until = today + timedelta(days=730)
+        clock = _at(self.now)
+        async with self.c.uow() as uow:
+            s = uow.session
+            for n, (key, anchor) in enumerate(sorted(staff.anchors.items())):
+                try:
+                    await supervision.check_can_go_live(s, anchor_id=anchor.id, today=today)
+                    continue
+                except (QualificationMissing, QualificationExpired):
+                    pass
+                await supervision.record_reviewed_qualification(
+                    s,
+                    clock=clock,
+                    subject_id=anchor.id,
+                    body=QualificationIn(
+                        kind="identity_verification",
+                        number=f"ID-DEMO-{key.upper()}",
+                        issuer="Demo public security bureau",
+                        valid_from=since,
+                        expires_on=until,
+                        date_of_birth=date(1990 + n % 8, 1 + n % 12, 10 + n),
+                    ),
+                    note="verified for the demo",
+                )
+                self.count("qualifications")
+            cards = await catalog.product_cards(s, list(cat.brand_of))
+            for key, brand_id in sorted(cat.brand_ids.items()):
+                products = [p for p in cat.products.get(key, []) if p in cards]
+                categories = sorted({cards[p].category for p in products})
+                for product_id in products:
+                    card = cards[product_id]
+                    await supervision.record_approved_for_live(
+                        s,
+                        clock=clock,
+                        product_id=product_id,
+                        brand_id=brand_id,
+                        findings=f"sample of {card.title} matches the listing",
+                        sample_id=f"DEMO-{product_id}",
+                    )
+                    try:
+                        await supervision.check_can_showcase(
+                            s,
+                            product_id=product_id,
+                            brand_id=brand_id,
+                            category=card.category,
+                            today=today,
+                            permit_categories=set(self.c.settings.permit_categories or ())
+                            | supervision.DEFAULT_PERMIT_CATEGORIES,
+                        )
+                        continue
+                    except (QualificationMissing, QualificationExpired):
+                        pass
+                    for kind, extra in (
+                        ("business_licence", {}),
+                        ("category_permit", {"categories": categories}),
+                    ):
+                        await supervision.record_reviewed_qualification(
+                            s,
+                            clock=clock,
+                            subject_id=brand_id,
+                            body=QualificationIn(
+                                kind=kind,
+                                brand_id=brand_id,
+                                number=f"{kind[:2].upper()}-DEMO-{key.upper()}",
+                                issuer="Demo market regulation administration",
+                                valid_from=since,
+                                expires_on=until,
+                                **extra,
+                            ),
+                            note="checked for the demo",
+                        )
+                        self.count("qualifications")
+            await uow.commit()
 
     # ------------------------------------------------------------ consumers
 
@@ -724,12 +830,76 @@ class Seeder:
             self.count("orders_shipped")
             return
         await commerce.deliver_order(s, clock=_at(moment), actor=merchant, order_id=order.id)
+        await self._after_sales(s, buyer=buyer, merchant=merchant, order=order, at=moment, cat=cat)
         moment += timedelta(hours=rng.uniform(6, 120))
         if moment > self.now or rng.random() < 0.15:  # some buyers never confirm
             self.count("orders_delivered")
             return
         await commerce.complete_order(s, clock=_at(moment), actor=buyer, order_id=order.id)
         self.count("orders_completed")
+
+    async def _after_sales(
+        self,
+        session: AsyncSession,
+        *,
+        buyer: Identity,
+        merchant: Identity,
+        order: Any,
+        at: datetime,
+        cat: Catalogue,
+    ) -> None:
+        """Now and then a return after delivery, answered and refunded as time allows.
+
+        Its own random stream (seeded by the order), so the rest of the world stays the same.
+        """
+        rng = random.Random(order.id * 7919)
+        if rng.random() >= 0.08:
+            return
+        asked = at + timedelta(hours=rng.uniform(2, 120))
+        if asked > self.now:
+            return
+        item = order.items[0]
+        reason = rng.choice(AFTER_SALES_REASONS)
+        try:
+            async with session.begin_nested():  # e.g. a category without no-reason returns
+                request = await commerce.create_after_sales_request(
+                    session,
+                    clock=_at(asked),
+                    actor=buyer,
+                    order_id=order.id,
+                    body=AfterSalesRequestIn(
+                        sku_id=item.sku_id, quantity=1, reason=reason, text=AFTER_SALES_TEXT[reason]
+                    ),
+                    policy=commerce.after_sales_policy(self.c.settings),
+                )
+        except DomainError:
+            return
+        self.count("after_sales_requests")
+        answered = asked + timedelta(hours=rng.uniform(1, 40))
+        if answered > self.now:
+            return
+        rejected = rng.random() < 0.2
+        await commerce.answer_after_sales_request(
+            session,
+            clock=_at(answered),
+            provider=self.c.payments,
+            actor=merchant,
+            request_id=request.id,
+            approve=not rejected,
+            reason="the photos show no fault" if rejected else "",
+        )
+        received = answered + timedelta(days=rng.uniform(2, 5))
+        if rejected or received > self.now:
+            return
+        await commerce.receive_returned_goods(
+            session,
+            clock=_at(received),
+            provider=self.c.payments,
+            actor=merchant,
+            request_id=request.id,
+        )
+        cat.stock[item.sku_id] += 1
+        self.count("after_sales_refunded")
 
     # ------------------------------------------------------------ now
 
@@ -979,6 +1149,7 @@ async def refresh(
     seeder.rng = random.Random(f"{size.seed}-{seeder.now.isoformat()}")
     try:
         staff, cat, rooms, chatters = await seeder.load_world()
+        await seeder.seed_qualifications(staff, cat)
         live_ids = await seeder.seed_now(staff, cat, rooms, chatters)
     finally:
         await seeder.sink.events.aclose()
@@ -1005,6 +1176,7 @@ async def seed(
     try:
         staff = await seeder.seed_staff()
         cat = await seeder.seed_catalogue(staff)
+        await seeder.seed_qualifications(staff, cat)
         people = await seeder.seed_consumers(list(cat.brand_ids), list(staff.anchors))
         rooms = await seeder.seed_rooms(staff)
         await seeder.seed_history(staff, cat, rooms, people)

@@ -175,7 +175,7 @@ async def remove_cohost(
 @router.post(
     "/sessions/{session_id}/showcase",
     response_model=list[ProductCard],
-    summary="Add an active product to the showcase (anchor or co-host)",
+    summary="Add an active product approved for live to the showcase (anchor or co-host)",
 )
 async def add_to_showcase(
     session_id: int, body: ProductRefIn, actor: Anchor, uow: UoW, container: ContainerDep
@@ -186,6 +186,7 @@ async def add_to_showcase(
         actor=actor,
         session_id=session_id,
         product_id=body.product_id,
+        permit_categories=container.settings.permit_categories,
     )
     await uow.commit()
     return cards

@@ -6,7 +6,7 @@ them to the broker after commit; a unit of work built without a publisher sends 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -246,6 +246,14 @@ async def start_session(
     )
     if busy is not None:
         raise RoomAlreadyLive("this room already has a live session", details={"session_id": busy})
+    # Sanctions gate (supervision): a suspended anchor or room cannot go live.
+    await supervision.enforce(
+        uow.session, now=clock.now(), anchor_id=actor.id, room_id=live.room_id
+    )
+    # Qualification gate (supervision): the anchor's identity verification, valid today, 16+.
+    await supervision.check_can_go_live(
+        uow.session, anchor_id=live.anchor_id, today=clock.now().date()
+    )
     await _transition(
         uow,
         session_id=session_id,
@@ -443,9 +451,16 @@ async def _showcase(session: AsyncSession, live: LiveSession) -> list[ProductCar
 
 
 async def add_to_showcase(
-    session: AsyncSession, *, clock: Clock, actor: Identity, session_id: int, product_id: int
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Identity,
+    session_id: int,
+    product_id: int,
+    permit_categories: Collection[str] | None = None,
 ) -> list[ProductCard]:
-    """Put an active product in the session's showcase (anchor or co-host)."""
+    """Put an active product in the session's showcase (anchor or co-host); it must be
+    approved for live and its brand qualified (`permit_categories`: None, the default list)."""
     live = await _session(session, session_id)
     _require_host(actor, live)
     if live.status == SessionStatus.ended.value:
@@ -455,7 +470,20 @@ async def add_to_showcase(
         raise ProductNotFound("product not found", details={"product_id": product_id})
     if card.status != ProductStatus.active:
         raise ProductUnavailable("the product is not on sale", details={"product_id": product_id})
+    # Sanctions gate (supervision): no delisted product, suspended anchor or room.
+    await supervision.enforce(
+        session, now=clock.now(), anchor_id=actor.id, room_id=live.room_id, product_ids=[product_id]
+    )
     if all(i.product_id != product_id for i in live.showcase):
+        # Selection and qualification gate (supervision): approved for live, brand licensed.
+        await supervision.check_can_showcase(
+            session,
+            product_id=product_id,
+            brand_id=card.brand.id,
+            category=card.category,
+            today=clock.now().date(),
+            permit_categories=permit_categories,
+        )
         position = max((i.position for i in live.showcase), default=-1) + 1
         live.showcase.append(
             ShowcaseItem(product_id=product_id, position=position, added_at=clock.now())
@@ -815,6 +843,10 @@ async def post_chats(
             sanctions[found.room_id] = await _sanctions_of(
                 session, room_id=found.room_id, user_ids=writers, now=now
             )
+    # Supervision sanctions in force over the writers and rooms (one query per batch).
+    standing = await supervision.standing(
+        session, now=now, anchor_ids={p.actor.id for p in posts}, room_ids=set(rooms)
+    )
     last_shown: dict[tuple[int, int], datetime | None] = {}
     outcomes: list[ChatOutcome] = []
     stored: list[tuple[int, ChatPost, ChatMessage]] = []
@@ -828,6 +860,10 @@ async def post_chats(
             outcomes.append(ChatOutcome(None, None, closed))
             continue
         room = rooms[live.room_id]
+        suspended = standing.refusal(anchor_id=post.actor.id, room_id=live.room_id)
+        if suspended is not None:
+            outcomes.append(ChatOutcome(None, None, suspended))
+            continue
         if _is_host(post.actor, live):
             refused = supervision.chat_refusal(post.text, lexicon=lexicon)
             if refused is not None:

@@ -17,6 +17,56 @@ class LexiconInvalid(InvalidInput):
     code = "compliance_lexicon_invalid"
 
 
+# ---------------------------------------------------------------- qualifications and selection (E)
+
+
+class QualificationMissing(Conflict):
+    """The anchor or brand holds no approved record of the kind needed (`details` names it)."""
+
+    code = "qualification_missing"
+
+
+class QualificationExpired(Conflict):
+    """The only approved record of the kind needed is out of date (`details` names it)."""
+
+    code = "qualification_expired"
+
+
+class AnchorUnderAge(Conflict):
+    """The anchor's verified date of birth makes them younger than the minimum age."""
+
+    code = "anchor_under_age"
+
+
+class ProductNotApproved(Conflict):
+    """The product has not been approved for live selling in selection review."""
+
+    code = "product_not_approved_for_live"
+
+
+class QualificationNotFound(NotFound):
+    code = "qualification_not_found"
+
+
+class SelectionNotFound(NotFound):
+    code = "selection_not_found"
+
+
+class ReviewTransitionInvalid(Conflict):
+    """A review decision that the record's current status does not allow."""
+
+    code = "invalid_review_transition"
+
+
+class SelectionAlreadyOpen(Conflict):
+    """The product already has a selection record under review or approved."""
+
+    code = "selection_already_open"
+
+
+# ------------------------------------------------ end of qualifications and selection (E)
+
+
 # ---------------------------------------------------------------- sanctions and risk (issue 5, F)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from livecart.core.schemas import InputModel
 
 ScanKind = Literal[
     "product_title", "product_description", "anchor_script", "flash_sale_banner", "chat"
@@ -106,3 +109,151 @@ class ScanResult(BaseModel):
     blocked: bool
     hits: list[Hit]
     warnings: list[Hit]
+
+
+# ---------------------------------------------------------------- qualifications and selection (E)
+
+QualificationKind = Literal["business_licence", "category_permit", "identity_verification"]
+QualificationSubject = Literal["brand", "anchor"]
+ReviewStatus = Literal["pending", "approved", "rejected"]
+SelectionStatus = Literal["submitted", "selected", "inspected", "approved", "rejected"]
+# The kinds a brand holds and the kind an anchor holds.
+BRAND_KINDS: tuple[QualificationKind, ...] = ("business_licence", "category_permit")
+ANCHOR_KINDS: tuple[QualificationKind, ...] = ("identity_verification",)
+Category = Annotated[str, Field(min_length=1, max_length=80)]
+Reference = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class QualificationIn(InputModel):
+    """A merchant's licence or permit for their brand (`brand_id`), or an anchor's identity
+    verification for themselves (no `brand_id`; `date_of_birth` required)."""
+
+    kind: QualificationKind
+    brand_id: int | None = None
+    number: str = Field(min_length=1, max_length=100)
+    issuer: str = Field(min_length=1, max_length=200)
+    valid_from: date
+    expires_on: date
+    categories: list[Category] = Field(default_factory=list, max_length=50)
+    date_of_birth: date | None = None
+    document_ref: Reference | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QualificationIn:
+        if self.expires_on <= self.valid_from:
+            raise ValueError("expires_on must be after valid_from")
+        if self.kind in BRAND_KINDS and self.brand_id is None:
+            raise ValueError(f"a {self.kind} belongs to a brand: brand_id is required")
+        if self.kind in ANCHOR_KINDS and self.brand_id is not None:
+            raise ValueError("an identity verification is the anchor's own: no brand_id")
+        if self.kind == "category_permit" and not self.categories:
+            raise ValueError("a category permit names the categories it covers")
+        if self.kind != "category_permit" and self.categories:
+            raise ValueError("only a category permit names categories")
+        if self.kind == "identity_verification" and self.date_of_birth is None:
+            raise ValueError("an identity verification needs the date of birth")
+        if self.kind != "identity_verification" and self.date_of_birth is not None:
+            raise ValueError("only an identity verification carries a date of birth")
+        return self
+
+
+class ReviewIn(InputModel):
+    """An operator's decision on a pending qualification; a rejection says why."""
+
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> ReviewIn:
+        if self.decision == "reject" and not self.note:
+            raise ValueError("a rejection needs a note saying why")
+        return self
+
+
+class QualificationOut(BaseModel):
+    """A qualification record as its owner and operators see it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    subject: QualificationSubject
+    brand_id: int | None
+    user_id: int | None
+    kind: QualificationKind
+    number: str
+    issuer: str
+    valid_from: date
+    expires_on: date
+    categories: list[str]
+    date_of_birth: date | None
+    document_ref: str | None
+    status: ReviewStatus
+    submitted_by: int | None
+    submitted_at: datetime
+    reviewer_id: int | None
+    review_note: str
+    reviewed_at: datetime | None
+
+
+class SelectionIn(InputModel):
+    """A merchant submits one of their brand's products for live selling."""
+
+    product_id: int
+    note: str = Field(default="", max_length=2000)
+
+
+class SelectionDecisionIn(InputModel):
+    """An operator's selection review (`select`), final approval (`approve`) or rejection."""
+
+    decision: Literal["select", "approve", "reject"]
+    reason: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> SelectionDecisionIn:
+        if self.decision == "reject" and not self.reason:
+            raise ValueError("a rejection needs a reason")
+        return self
+
+
+class InspectionIn(InputModel):
+    """A quality inspection of a sample: what was found, photos, and whether it passed."""
+
+    sample_id: str = Field(min_length=1, max_length=64)
+    findings: str = Field(min_length=1, max_length=5000)
+    photos: list[Reference] = Field(default_factory=list, max_length=20)
+    passed: bool
+
+
+class InspectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    selection_id: int
+    product_id: int
+    sample_id: str
+    findings: str
+    photos: list[str]
+    passed: bool
+    inspector_id: int | None
+    inspected_at: datetime
+
+
+class SelectionOut(BaseModel):
+    """A product's selection record with its inspections, newest last."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    product_id: int
+    brand_id: int
+    status: SelectionStatus
+    note: str
+    submitted_by: int | None
+    submitted_at: datetime
+    reviewer_id: int | None
+    reason: str
+    decided_at: datetime | None
+    inspections: list[InspectionOut] = Field(default_factory=list)
+
+
+# ------------------------------------------------ end of qualifications and selection (E)
