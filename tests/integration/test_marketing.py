@@ -65,7 +65,7 @@ def settings(settings: Settings, smtp: tuple[Inbox, int]) -> Settings:
     return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp[1]})
 
 
-async def _portrait(
+async def store_portrait(
     container: Container,
     user_id: int,
     *,
@@ -78,6 +78,7 @@ async def _portrait(
     tags: list[str] | None = None,
     fan: tuple[int, int] | None = None,
 ) -> None:
+    """Store a portrait as the portrait job would (fields not given are empty)."""
     async with container.uow() as uow:
         uow.session.add(
             ConsumerPortrait(
@@ -132,11 +133,11 @@ async def test_segment_rules_count_save_and_export(
     op = await auth(client, container, await make_user(container, Role.operator))
     fans = [await make_user(container) for _ in range(3)]
     others = [await make_user(container) for _ in range(3)]
-    await _portrait(container, fans[0], beauty=0.9, expected=0.8, tags=["night owl"])
-    await _portrait(container, fans[1], beauty=0.7, expected=0.5)
-    await _portrait(container, fans[2], beauty=0.95, expected=0.1)  # unlikely to buy
-    await _portrait(container, others[0], beauty=0.3, expected=0.9, tags=["night owl"])
-    await _portrait(container, others[1], expected=2.0, fan=(42, 3))
+    await store_portrait(container, fans[0], beauty=0.9, expected=0.8, tags=["night owl"])
+    await store_portrait(container, fans[1], beauty=0.7, expected=0.5)
+    await store_portrait(container, fans[2], beauty=0.95, expected=0.1)  # unlikely to buy
+    await store_portrait(container, others[0], beauty=0.3, expected=0.9, tags=["night owl"])
+    await store_portrait(container, others[1], expected=2.0, fan=(42, 3))
     # others[2] has no portrait: in no segment
 
     async def count(rule: dict[str, Any]) -> int:
@@ -203,7 +204,7 @@ async def test_campaign_holdout_opt_out_and_every_channel(
     op = await auth(client, container, await make_user(container, Role.operator))
     people = [await make_user(container) for _ in range(40)]
     for uid in people:
-        await _portrait(container, uid, beauty=0.8, expected=0.6)
+        await store_portrait(container, uid, beauty=0.8, expected=0.6)
     quitter, stayer = people[0], people[1]
     quitter_headers = await auth(client, container, quitter)
     await _opt_out(client, quitter_headers)
@@ -339,7 +340,7 @@ async def test_outcomes_measured_from_the_event_log(
     op = await auth(client, container, operator_id)
     people = [await make_user(container) for _ in range(30)]
     for uid in people:
-        await _portrait(container, uid, beauty=0.9, expected=0.9)
+        await store_portrait(container, uid, beauty=0.9, expected=0.9)
     r = await client.post(
         "/api/v1/marketing/segments", json={"name": "b", "rule": BEAUTY_RULE}, headers=op
     )
@@ -412,10 +413,10 @@ async def test_stage_tracks_move_consumers_and_record_flows(
 ) -> None:
     op = await auth(client, container, await make_user(container, Role.operator))
     new, engaged, loyal, lapsing = [await make_user(container) for _ in range(4)]
-    await _portrait(container, new)
-    await _portrait(container, engaged, sessions=3)
-    await _portrait(container, loyal, orders=4, recency=10, p_alive=0.9)
-    await _portrait(container, lapsing, orders=2, recency=120, p_alive=0.2)
+    await store_portrait(container, new)
+    await store_portrait(container, engaged, sessions=3)
+    await store_portrait(container, loyal, orders=4, recency=10, p_alive=0.9)
+    await store_portrait(container, lapsing, orders=2, recency=120, p_alive=0.2)
     r = await client.post("/api/v1/marketing/stages/run", headers=op)
     assert r.status_code == 200, r.text
     assert r.json()["moves"] == 4
@@ -475,10 +476,14 @@ async def test_prelive_invitations_rank_by_fan_level_and_skip_opt_outs(
         )
     ).json()
     superfan, fan, casual, quitter = [await make_user(container) for _ in range(4)]
-    await _portrait(container, superfan, sessions=8, fan=(anchor_id, 5), expected=1.0, p_alive=0.9)
-    await _portrait(container, fan, sessions=2, fan=(anchor_id, 2), expected=0.2, p_alive=0.8)
-    await _portrait(container, casual, sessions=1)
-    await _portrait(container, quitter, sessions=9, fan=(anchor_id, 5), expected=1.0, p_alive=0.9)
+    await store_portrait(
+        container, superfan, sessions=8, fan=(anchor_id, 5), expected=1.0, p_alive=0.9
+    )
+    await store_portrait(container, fan, sessions=2, fan=(anchor_id, 2), expected=0.2, p_alive=0.8)
+    await store_portrait(container, casual, sessions=1)
+    await store_portrait(
+        container, quitter, sessions=9, fan=(anchor_id, 5), expected=1.0, p_alive=0.9
+    )
     await _opt_out(client, await auth(client, container, quitter))
     r = await client.get(f"/api/v1/marketing/sessions/{session['id']}/invitees?top=2", headers=op)
     assert r.status_code == 200, r.text
@@ -503,7 +508,7 @@ async def test_marketing_rows_are_exported_and_erased(
 ) -> None:
     op = await auth(client, container, await make_user(container, Role.operator))
     uid = await make_user(container)
-    await _portrait(container, uid, beauty=0.9, expected=0.9, sessions=3)
+    await store_portrait(container, uid, beauty=0.9, expected=0.9, sessions=3)
     headers = await auth(client, container, uid)
     await client.post("/api/v1/marketing/stages/run", headers=op)
     r = await client.post(

@@ -86,6 +86,13 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "merchant": 403,
         "operator": 200,
     },
+    "/operator/marketing": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 200,
+    },
 }
 
 

@@ -28,6 +28,7 @@ NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/merchant/scorecard", "Scorecard", Role.merchant),
     ("/operator", "Users & roles", Role.operator),
     ("/operator/dashboard", "Dashboard", Role.operator),
+    ("/operator/marketing", "Marketing", Role.operator),
     ("/merchant/dashboard", "Brand dashboard", Role.merchant),
 )
 
