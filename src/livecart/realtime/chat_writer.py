@@ -124,6 +124,10 @@ class ChatWriter:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.outcome.done():
                 pending.outcome.set_result(outcome)
+        # Supervision's overturn alert counts the negative messages (never raises).
+        await supervision.watch_chat(
+            self._unit_of_work, clock=self._clock, posts=[p.post for p in batch], outcomes=outcomes
+        )
 
     @staticmethod
     def _fail(batch: list[_Pending]) -> None:

@@ -19,6 +19,7 @@ from livecart.flashsale import service as flashsale
 from livecart.live import service as live
 from livecart.supervision import service
 from livecart.supervision.risk_schemas import (
+    AlertOut,
     AppealDecisionIn,
     AppealIn,
     AppealStatus,
@@ -197,3 +198,15 @@ async def decide(
     )
     await uow.commit()
     return out
+
+
+# ---------------------------------------------------------------- overturn alerts
+
+
+@router.get(
+    "/alerts", response_model=list[AlertOut], summary="Overturn alerts, newest first (operator)"
+)
+async def alerts(
+    actor: Operator, uow: UoW, since: datetime | None = None, limit: Limit = 50
+) -> list[AlertOut]:
+    return await service.recent_alerts(uow.session, since=since, limit=limit)
