@@ -13,5 +13,5 @@ if (box) {
       box.dataset.alertId = String(frame.alert_id || "");
       box.hidden = false;
     },
-  });
+  }, { onState(state) { box.dataset.socket = state; } });
 }
