@@ -58,6 +58,27 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "merchant": 200,
         "operator": 403,
     },
+    "/merchant/service": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 200,
+        "operator": 403,
+    },
+    "/merchant/products/{product_id}/knowledge": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 200,
+        "operator": 403,
+    },
+    "/console/sessions/{session_id}/knowledge": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 200,
+        "merchant": 403,
+        "operator": 200,
+    },
     "/operator": {
         "anonymous": LOGIN,
         "consumer": 403,
@@ -135,7 +156,9 @@ async def test_every_page_answers_each_role_as_declared(
         if role != "anonymous":
             await _login(client, container, _users(world)[role])
         for path, outcomes in EXPECTED.items():
-            url = path.format(session_id=world.session_id, brand_id=world.brand_id)
+            url = path.format(
+                session_id=world.session_id, brand_id=world.brand_id, product_id=world.product_id
+            )
             r = await client.get(url)
             expected = outcomes[role]
             if expected == LOGIN:

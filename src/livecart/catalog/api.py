@@ -19,6 +19,8 @@ from livecart.catalog.schemas import (
     UPLOAD_TYPES,
     BrandIn,
     BrandOut,
+    KnowledgeCardIn,
+    KnowledgeCardOut,
     MediaOut,
     MediaUpload,
     MediaUrlIn,
@@ -345,3 +347,75 @@ async def serve_media(media_id: int, uow: UoW, container: ContainerDep) -> Respo
             },
         )
     return RedirectResponse(str(where.url), status_code=307)
+
+
+# ---------------------------------------------------------------- knowledge cards
+
+CardReader = Annotated[Identity, Depends(require_role(Role.merchant, Role.operator, Role.anchor))]
+
+
+@router.get(
+    "/products/{product_id}/knowledge-card",
+    response_model=KnowledgeCardOut,
+    summary="A product's knowledge card (merchants, operators, anchors)",
+    description="Generated from the product on first read; merchants of the brand edit it.",
+)
+async def get_knowledge_card(
+    product_id: int, actor: CardReader, uow: UoW, container: ContainerDep
+) -> KnowledgeCardOut:
+    card = await service.get_knowledge_card(
+        uow.session,
+        clock=container.clock,
+        lexicon=container.lexicon,
+        actor=actor,
+        product_id=product_id,
+    )
+    await uow.commit()
+    return card
+
+
+@router.put(
+    "/products/{product_id}/knowledge-card",
+    response_model=KnowledgeCardOut,
+    summary="Replace a card's selling points, specifications and answers (merchant of the brand)",
+    description=(
+        "Selling points and answers are scanned like a product description: a blocking hit "
+        "gives 422 `compliance_blocked`. Compliance notes are computed, not sent."
+    ),
+)
+async def put_knowledge_card(
+    product_id: int,
+    body: KnowledgeCardIn,
+    actor: BrandMerchant,
+    uow: UoW,
+    container: ContainerDep,
+) -> KnowledgeCardOut:
+    card = await service.update_knowledge_card(
+        uow.session,
+        clock=container.clock,
+        lexicon=container.lexicon,
+        actor=actor,
+        product_id=product_id,
+        card_in=body,
+    )
+    await uow.commit()
+    return card
+
+
+@router.post(
+    "/products/{product_id}/knowledge-card/regenerate",
+    response_model=KnowledgeCardOut,
+    summary="Generate a card again from the product (merchant of the brand, operator)",
+)
+async def regenerate_knowledge_card(
+    product_id: int, actor: BrandStaff, uow: UoW, container: ContainerDep
+) -> KnowledgeCardOut:
+    card = await service.regenerate_knowledge_card(
+        uow.session,
+        clock=container.clock,
+        lexicon=container.lexicon,
+        actor=actor,
+        product_id=product_id,
+    )
+    await uow.commit()
+    return card

@@ -94,3 +94,25 @@ class PriceHistory(Base):
     currency: Mapped[str] = mapped_column(String(3))
     changed_at: Mapped[datetime]
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class KnowledgeCard(Base):
+    """What an anchor needs at hand about a product during a live (issue 5, item 2).
+
+    Generated from the product (title, description, SKUs, attributes) and then editable by the
+    brand's merchants; `edited_by` is None while the card is as generated.
+    """
+
+    __tablename__ = "knowledge_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), unique=True
+    )
+    selling_points: Mapped[list[str]] = mapped_column(JSON, default=list)
+    specifications: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    faqs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # {question, answer}
+    compliance_notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    edited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    generated_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

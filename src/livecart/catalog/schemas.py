@@ -221,3 +221,43 @@ class PriceChangeOut(OutputModel):
     new_price: int
     currency: str
     changed_at: datetime
+
+
+# ---------------------------------------------------------------- knowledge cards
+
+CardLine = Annotated[str, Field(min_length=1, max_length=500)]
+SpecName = Annotated[str, Field(min_length=1, max_length=80)]
+SpecValue = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class FaqPair(InputModel):
+    """A common question and the answer the brand gives to it."""
+
+    question: Annotated[str, Field(min_length=1, max_length=300)]
+    answer: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class KnowledgeCardIn(InputModel):
+    """A merchant's edit of a card; every list replaces the stored one (compliance notes are
+    computed, not edited)."""
+
+    selling_points: list[CardLine] = Field(default_factory=list, max_length=20)
+    specifications: dict[SpecName, SpecValue] = Field(default_factory=dict, max_length=50)
+    faqs: list[FaqPair] = Field(default_factory=list, max_length=50)
+
+
+class KnowledgeCardOut(OutputModel):
+    """A product's knowledge card as the anchor console and the merchant page show it."""
+
+    product_id: int
+    brand_id: int
+    title: str
+    selling_points: list[str]
+    specifications: dict[str, str]
+    faqs: list[FaqPair]
+    compliance_notes: list[str]
+    # Quality-inspection findings of the product's latest selection review, where one exists.
+    inspection_findings: list[str] = Field(default_factory=list)
+    edited: bool  # changed by a merchant since it was generated
+    generated_at: datetime
+    updated_at: datetime

@@ -18,6 +18,7 @@ from sqlalchemy.orm import attributes as orm_attributes
 from sqlalchemy.orm.util import identity_key
 
 from livecart.accounts.schemas import Identity
+from livecart.catalog import knowledge
 from livecart.catalog.errors import (
     BadMedia,
     BrandNameTaken,
@@ -30,11 +31,21 @@ from livecart.catalog.errors import (
     SkuCodeTaken,
     SkuNotFound,
 )
-from livecart.catalog.models import Brand, PriceHistory, Product, ProductMedia, Sku
+from livecart.catalog.models import (
+    Brand,
+    KnowledgeCard,
+    PriceHistory,
+    Product,
+    ProductMedia,
+    Sku,
+)
 from livecart.catalog.schemas import (
     UPLOAD_TYPES,
     BrandOut,
     BrandRef,
+    FaqPair,
+    KnowledgeCardIn,
+    KnowledgeCardOut,
     MediaKind,
     MediaOut,
     MediaUpload,
@@ -733,3 +744,158 @@ async def locate_media(session: AsyncSession, *, media_id: int, media_dir: Path)
             raise MediaNotFound("media file missing", details={"media_id": media_id})
         return MediaLocation(file=path, url=None, content_type=media.content_type)
     return MediaLocation(file=None, url=media.url, content_type=None)
+
+
+# ---------------------------------------------------------------- knowledge cards
+
+
+def _facts(product: Product) -> knowledge.ProductFacts:
+    return knowledge.ProductFacts(
+        title=product.title,
+        description=product.description,
+        category=product.category,
+        attributes=product.attributes,
+        skus=[
+            knowledge.SkuFacts(
+                code=s.code,
+                price=s.price,
+                currency=s.currency,
+                stock=s.stock,
+                attributes=s.attributes,
+            )
+            for s in product.skus
+        ],
+    )
+
+
+def _compliance_notes(product: Product, *, lexicon: supervision.Lexicon) -> list[str]:
+    hits = supervision.field_warnings(
+        _compliance_fields(product.title, product.description), lexicon=lexicon
+    )
+    notes = [
+        f"{hit.field}: \u201c{hit.text}\u201d \u2013 {hit.reason} ({hit.rule_id}, {hit.action})"
+        for hit in hits
+    ]
+    return list(dict.fromkeys(notes)) or ["No compliance rule is hit by the title or description."]
+
+
+def _card_out(card: KnowledgeCard, product: Product) -> KnowledgeCardOut:
+    return KnowledgeCardOut(
+        product_id=product.id,
+        brand_id=product.brand_id,
+        title=product.title,
+        selling_points=list(card.selling_points),
+        specifications=dict(card.specifications),
+        faqs=[FaqPair(question=f["question"], answer=f["answer"]) for f in card.faqs],
+        compliance_notes=list(card.compliance_notes),
+        edited=card.edited_by is not None,
+        generated_at=card.generated_at,
+        updated_at=card.updated_at,
+    )
+
+
+def _generate_into(
+    card: KnowledgeCard, product: Product, *, lexicon: supervision.Lexicon, now: datetime
+) -> None:
+    made = knowledge.generate(_facts(product))
+    card.selling_points = made.selling_points
+    card.specifications = made.specifications
+    card.faqs = made.faqs
+    card.compliance_notes = _compliance_notes(product, lexicon=lexicon)
+    card.edited_by = None
+    card.generated_at = now
+    card.updated_at = now
+
+
+async def _card_row(
+    session: AsyncSession, product: Product, *, clock: Clock, lexicon: supervision.Lexicon
+) -> KnowledgeCard:
+    card = await session.scalar(select(KnowledgeCard).where(KnowledgeCard.product_id == product.id))
+    if card is None:
+        card = KnowledgeCard(product_id=product.id)
+        _generate_into(card, product, lexicon=lexicon, now=clock.now())
+        session.add(card)
+        await session.flush()
+    return card
+
+
+async def get_knowledge_card(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    lexicon: supervision.Lexicon,
+    actor: Identity | None,
+    product_id: int,
+) -> KnowledgeCardOut:
+    """A product's knowledge card, generated on first read (anyone who may see the product)."""
+    product = await _load_product(session, product_id)
+    if not _visible(actor, product):
+        raise ProductNotFound("product not found", details={"product_id": product_id})
+    return _card_out(await _card_row(session, product, clock=clock, lexicon=lexicon), product)
+
+
+async def update_knowledge_card(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    lexicon: supervision.Lexicon,
+    actor: Identity | None,
+    product_id: int,
+    card_in: KnowledgeCardIn,
+) -> KnowledgeCardOut:
+    """Replace a card's selling points, specifications and answers (merchants of the brand).
+
+    The brand's own words are scanned like the product's: a blocking hit refuses the edit
+    (422 `compliance_blocked`); the compliance notes are computed again.
+    """
+    product = await _load_product(session, product_id)
+    _require_manage(actor, product.brand_id, operators=False)
+    texts = [*card_in.selling_points, *(f.answer for f in card_in.faqs)]
+    supervision.check_fields(
+        [(f"card[{i}]", "product_description", t) for i, t in enumerate(texts)], lexicon=lexicon
+    )
+    card = await _card_row(session, product, clock=clock, lexicon=lexicon)
+    card.selling_points = list(card_in.selling_points)
+    card.specifications = dict(card_in.specifications)
+    card.faqs = [f.model_dump() for f in card_in.faqs]
+    card.compliance_notes = _compliance_notes(product, lexicon=lexicon)
+    card.edited_by = actor.id if actor is not None else None
+    card.updated_at = clock.now()
+    await session.flush()
+    return _card_out(card, product)
+
+
+async def regenerate_knowledge_card(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    lexicon: supervision.Lexicon,
+    actor: Identity | None,
+    product_id: int,
+) -> KnowledgeCardOut:
+    """Generate the card again from the product as it is now (merchants of the brand, operators);
+    merchants' edits are replaced."""
+    product = await _load_product(session, product_id)
+    _require_manage(actor, product.brand_id)
+    card = await _card_row(session, product, clock=clock, lexicon=lexicon)
+    _generate_into(card, product, lexicon=lexicon, now=clock.now())
+    await session.flush()
+    return _card_out(card, product)
+
+
+async def knowledge_cards(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    lexicon: supervision.Lexicon,
+    product_ids: Iterable[int],
+) -> dict[int, KnowledgeCardOut]:
+    """Cards of the given products, generated where missing (the console, answer suggestions)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    products = (await session.scalars(select(Product).where(Product.id.in_(ids)))).unique()
+    return {
+        p.id: _card_out(await _card_row(session, p, clock=clock, lexicon=lexicon), p)
+        for p in products
+    }

@@ -8,6 +8,10 @@ message that was rolled back) and each author learns the outcome through a futur
 
 The rules that depend on the database (session live, mute, ban, slow mode) are read once per
 batch, so moderation from any worker holds from the next batch on.
+
+After the commit, the batch's shown messages go to customer service, which queues the
+questions among them for the anchor's Q&A panel in a task with a unit of work of its own
+(`service.service.take_questions`; the writer does not wait for it and it never raises).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import DomainError
 from livecart.live import service as live
+from livecart.service import service as customer_service
 from livecart.supervision import service as supervision
 
 log = logging.getLogger(__name__)
@@ -124,6 +129,13 @@ class ChatWriter:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.outcome.done():
                 pending.outcome.set_result(outcome)
+        customer_service.take_questions(
+            self._unit_of_work,
+            clock=self._clock,
+            lexicon=self._lexicon,
+            posts=[p.post for p in batch],
+            outcomes=outcomes,
+        )
         # Supervision's overturn alert counts the negative messages (never raises).
         await supervision.watch_chat(
             self._unit_of_work, clock=self._clock, posts=[p.post for p in batch], outcomes=outcomes

@@ -182,3 +182,61 @@ def topics(
         typer.echo(json.dumps(failure.to_dict()))
     errors.print(f"[red]error[/red] ({failure.code}): {failure.message}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+async def _scores(database_url: str, brand_id: int | None) -> list[dict[str, Any]]:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from livecart.core.clock import SystemClock
+    from livecart.core.db import build_engine
+    from livecart.service import service
+
+    engine = build_engine(database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            now = SystemClock().now()
+            if brand_id is not None:
+                wanted: list[int | None] = [brand_id]
+            else:
+                wanted = [None, *await service.brands_with_service(session)]
+            return [
+                (await service.service_score(session, brand_id=b, now=now)).model_dump(mode="json")
+                for b in wanted
+            ]
+    finally:
+        await engine.dispose()
+
+
+def _score_text(score: float | None) -> str:
+    return "—" if score is None else f"{score:.1f}"
+
+
+@app.command("scores")
+def scores(
+    brand: Annotated[
+        int | None,
+        typer.Option("--brand", help="One brand's score (default: platform and every brand)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Service scores: first response, resolution, satisfaction (docs/service.md)."""
+    import asyncio
+
+    from livecart.settings import Settings
+
+    found = asyncio.run(_scores(Settings().async_database_url, brand))
+    if as_json:
+        typer.echo(json.dumps(found if brand is None else found[0], ensure_ascii=False))
+        return
+    table = Table("brand", "score", "questions", "in time", "tickets", "resolved", "satisfaction")
+    for row in found:
+        table.add_row(
+            "platform" if row["brand_id"] is None else str(row["brand_id"]),
+            _score_text(row["score"]),
+            str(row["questions"]),
+            str(row["questions_answered_in_time"]),
+            str(row["tickets"]),
+            str(row["tickets_resolved"]),
+            _score_text(row["mean_satisfaction"]),
+        )
+    console.print(table)

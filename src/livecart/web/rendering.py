@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/console", "Console", Role.anchor),
     ("/merchant", "Catalogue", Role.merchant),
     ("/merchant/orders", "Brand orders", Role.merchant),
+    ("/merchant/service", "Service", Role.merchant),
     ("/merchant/after-sales", "After-sales", Role.merchant),
     ("/merchant/scorecard", "Scorecard", Role.merchant),
     ("/operator", "Users & roles", Role.operator),
