@@ -169,3 +169,48 @@ async def test_a_burst_of_negative_chat_raises_one_overturn_alert_for_staff_only
     assert [(a["session_id"], a["kind"]) for a in r.json()] == [(world.session_id, "overturn")]
     for ws in (anchor_ws, *viewers):
         await ws.close()
+
+
+async def test_reports_from_a_room_are_triaged_and_audited_without_the_reporters_words(
+    client: httpx.AsyncClient, container: Container, any_backend: str
+) -> None:
+    anchor, _room_id, session_id = await anchor_with_session(client, container)
+    anchor_id = (await client.get(f"{API}/me", headers=anchor)).json()["id"]
+    consumer = await auth(client, container, await make_user(container))
+    operator = await auth(client, container, await make_user(container, Role.operator))
+    body = {
+        "kind": "anchor_misconduct",
+        "text": "She said the jade was certified; my name is Ann Lee",
+        "evidence": ["https://img.example/receipt.jpg"],
+        "session_id": session_id,
+    }
+    r = await client.post(f"{API}/supervision/reports", json=body, headers=consumer)
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert (report["status"], report["anchor_id"]) == ("new", anchor_id)
+    r = await client.post(
+        f"{API}/supervision/reports", json={"kind": "fake_goods", "text": "x"}, headers=consumer
+    )
+    assert r.json()["error"]["code"] == "report_target_missing"
+
+    queue = await client.get(f"{API}/supervision/reports?status=new", headers=operator)
+    assert [q["id"] for q in queue.json()] == [report["id"]]
+    other = await auth(client, container, await make_user(container))
+    assert (await client.get(f"{API}/supervision/reports", headers=other)).json() == []
+
+    url = f"{API}/supervision/reports/{report['id']}/triage"
+    for status in ("in_review", "actioned"):
+        r = await client.post(url, json={"status": status, "reason": "checked"}, headers=operator)
+        assert r.status_code == 200 and r.json()["status"] == status, r.text
+    r = await client.post(url, json={"status": "dismissed", "reason": "late"}, headers=operator)
+    assert r.json()["error"]["code"] == "report_transition_invalid"
+    r = await client.post(url, json={"status": "dismissed", "reason": "x"}, headers=consumer)
+    assert r.status_code == 403
+
+    assert await _audit_actions(client, operator) == [
+        "report.file",
+        "report.in_review",
+        "report.actioned",
+    ]
+    log = (await client.get(f"{API}/supervision/audit", headers=operator)).text
+    assert "Ann Lee" not in log and "jade" not in log

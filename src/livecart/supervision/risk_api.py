@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 
 from livecart.accounts.dependencies import CurrentUser, Operator
 from livecart.catalog import service as catalog
+from livecart.commerce import service as commerce
 from livecart.core.db import UnitOfWork
 from livecart.core.http import ContainerDep, UoW
 from livecart.flashsale import service as flashsale
@@ -25,6 +26,11 @@ from livecart.supervision.risk_schemas import (
     AppealStatus,
     AuditOut,
     LiftIn,
+    ReportIn,
+    ReportOut,
+    ReportStatus,
+    ReportTarget,
+    ReportTriageIn,
     SanctionIn,
     SanctionKind,
     SanctionOut,
@@ -210,3 +216,67 @@ async def alerts(
     actor: Operator, uow: UoW, since: datetime | None = None, limit: Limit = 50
 ) -> list[AlertOut]:
     return await service.recent_alerts(uow.session, since=since, limit=limit)
+
+
+# ---------------------------------------------------------------- consumer reports
+
+
+@router.post(
+    "/reports",
+    status_code=201,
+    response_model=ReportOut,
+    summary="Report fake goods, misrepresentation or misconduct (signed-in consumer)",
+)
+async def file_report(
+    body: ReportIn, actor: CurrentUser, uow: UoW, container: ContainerDep
+) -> ReportOut:
+    target = ReportTarget(session_id=body.session_id, product_id=body.product_id)
+    if body.order_id is not None:
+        order = await commerce.get_order(
+            uow.session, clock=container.clock, actor=actor, order_id=body.order_id
+        )
+        items = [item.product_id for item in order.items]
+        target.order_id = order.id
+        target.brand_id = order.brand_id
+        target.anchor_id = order.anchor_id
+        target.session_id = target.session_id or order.session_id
+        if target.product_id is None and len(items) == 1:
+            target.product_id = items[0]
+    if target.session_id is not None:
+        origin = await live.session_origin(uow.session, target.session_id)
+        target.anchor_id = origin.anchor_id
+    if target.product_id is not None and target.brand_id is None:
+        cards = await catalog.product_cards(uow.session, [target.product_id])
+        if target.product_id in cards:
+            target.brand_id = cards[target.product_id].brand.id
+    out = await service.file_report(
+        uow, clock=container.clock, actor=actor, data=body, target=target
+    )
+    await uow.commit()
+    return out
+
+
+@router.get(
+    "/reports",
+    response_model=list[ReportOut],
+    summary="The triage queue (operator) or one's own reports (signed-in user)",
+)
+async def reports(
+    actor: CurrentUser, uow: UoW, status: ReportStatus | None = None, limit: Limit = 100
+) -> list[ReportOut]:
+    return await service.list_reports(uow.session, actor=actor, status=status, limit=limit)
+
+
+@router.post(
+    "/reports/{report_id}/triage",
+    response_model=ReportOut,
+    summary="Move a report on: in review, actioned, dismissed (operator)",
+)
+async def triage(
+    report_id: int, body: ReportTriageIn, actor: Operator, uow: UoW, container: ContainerDep
+) -> ReportOut:
+    out = await service.triage_report(
+        uow.session, clock=container.clock, actor=actor, report_id=report_id, data=body
+    )
+    await uow.commit()
+    return out

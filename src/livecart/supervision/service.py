@@ -716,6 +716,9 @@ async def record_approved_for_live(
 from livecart.supervision.overturn import recent_alerts as recent_alerts  # noqa: E402
 from livecart.supervision.overturn import record_complaint as record_complaint  # noqa: E402
 from livecart.supervision.overturn import watch_chat as watch_chat  # noqa: E402
+from livecart.supervision.reports import file_report as file_report  # noqa: E402
+from livecart.supervision.reports import list_reports as list_reports  # noqa: E402
+from livecart.supervision.reports import triage_report as triage_report  # noqa: E402
 from livecart.supervision.sanctions import Standing as Standing  # noqa: E402
 from livecart.supervision.sanctions import appeal_sanction as appeal_sanction  # noqa: E402
 from livecart.supervision.sanctions import audit_log as audit_log  # noqa: E402
