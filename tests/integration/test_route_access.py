@@ -90,3 +90,21 @@ async def test_every_route_declares_and_enforces_its_callers(
                     assert response.json()["error"]["code"] == "permission_denied"
             checked += 1
     assert checked == sum(len(r.methods - {"HEAD", "OPTIONS"}) for _, r in routes)
+
+
+async def test_buyer_estimate_is_for_the_rooms_staff_only(
+    app: FastAPI, client: httpx.AsyncClient, container: Container
+) -> None:
+    """GET /sessions/{id}/buyer-estimate: signed in, then an object-level check (room staff)."""
+    from tests.e2e.world import build_world
+
+    path = "/api/v1/sessions/{session_id}/buyer-estimate"
+    route = dict(api_routes(app))[path]
+    assert access_rule(route) == (True, set())
+    world = await build_world(container)
+    url = path.format(session_id=world.session_id)
+    assert (await client.get(url)).status_code == 401
+    outsider = await make_user(container, Role.anchor)
+    for user_id, status in ((world.alice_id, 403), (outsider, 403), (world.anchor_id, 200)):
+        response = await client.get(url, headers=await auth(client, container, user_id))
+        assert response.status_code == status, (user_id, response.text)

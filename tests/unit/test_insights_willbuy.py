@@ -109,7 +109,9 @@ def test_an_event_after_the_cutoff_never_changes_the_row(
     def keyed(rows: willbuy.Rows) -> dict[tuple[int, int, object], list[float]]:
         return {
             (int(s), int(v), c): f.tolist()
-            for s, v, c, f in zip(rows.session_id, rows.viewer, rows.cutoff, rows.features, strict=True)
+            for s, v, c, f in zip(
+                rows.session_id, rows.viewer, rows.cutoff, rows.features, strict=True
+            )
         }
 
     old, new = keyed(before), keyed(after)

@@ -1,7 +1,8 @@
 """The live will-buy model: from what a viewer did so far in a live session, P(orders later in it).
 
 One training row per (viewer, live session, cut-off time t): the viewer is watching at t
-(joined, not left) and has not ordered in the session yet. Features are counted from events
+(joined, not left), is not the session's anchor (whose console socket joins too) and has not
+ordered in the session yet. Features are counted from events
 at or before t only (SQL `occurred_at <= t`, and `< session start` for history); the label is
 an order by the viewer in the same session after t. The same SQL builds the rows the server
 scores live (one cut-off: now), so training and serving read the log the same way.
@@ -197,7 +198,8 @@ def _rows_sql(stale_seconds: float | None) -> str:
         FROM cutoffs c JOIN ev e ON e.session_id = c.session_id AND e.occurred_at <= c.t
         GROUP BY c.session_id, c.anchor_id, c.started, c.t, e.viewer;
         CREATE OR REPLACE TEMP TABLE watching AS
-        SELECT * FROM so_far WHERE joins > leaves AND orders = 0{stale};
+        SELECT * FROM so_far
+        WHERE joins > leaves AND orders = 0 AND viewer IS DISTINCT FROM anchor_id{stale};
         CREATE OR REPLACE TEMP TABLE past AS
         SELECT p.session_id, p.viewer,
           count(DISTINCT e.order_id) FILTER (WHERE e.event_type = 'order') AS past_orders,
