@@ -38,11 +38,11 @@ from livecart.supervision.risk_api import router as supervision_risk_router
 from livecart.web.after_sales_pages import router as after_sales_pages_router
 from livecart.web.dashboard_pages import router as dashboard_pages_router
 from livecart.web.insights_pages import router as insights_pages_router
-from livecart.web.insights_pages import router as insights_pages_router
 from livecart.web.marketing_pages import router as marketing_pages_router
 from livecart.web.pages import router as pages_router
 from livecart.web.scorecard_pages import router as scorecard_pages_router
 from livecart.web.service_pages import router as service_pages_router
+from livecart.web.supervision_pages import router as supervision_pages_router
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(scorecard_pages_router)
     app.include_router(dashboard_pages_router)
     app.include_router(insights_pages_router)
-    app.include_router(insights_pages_router)
     app.include_router(marketing_pages_router)
     app.include_router(service_pages_router)
+    app.include_router(supervision_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

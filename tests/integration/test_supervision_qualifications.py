@@ -19,7 +19,7 @@ from livecart.core.clock import FrozenClock
 from livecart.core.security import create_access_token
 from livecart.supervision import service as supervision
 from livecart.supervision.errors import QualificationMissing
-from tests.support import make_user
+from tests.support import PASSWORD, email_of, make_user
 
 API = "/api/v1"
 SUP = f"{API}/supervision"
@@ -529,3 +529,34 @@ async def test_selection_transitions_are_checked(
         "selection_inspection_passed",
         "selection_approved",
     ]
+
+
+async def test_the_review_page_lists_the_queue_for_operators_only(
+    any_backend: str, client: httpx.AsyncClient, container: Container, clock: FrozenClock
+) -> None:
+    people = People(client, container)
+    await people.add("olga", Role.operator)
+    await people.add("kid", Role.anchor)
+    _brand_id, product_id = await shop(people)
+    born = today(clock).replace(year=today(clock).year - 15, day=1)
+    r = await people.post("kid", f"{SUP}/qualifications", identity(clock, born=born))
+    record = int(r.json()["id"])
+    r = await people.post("max", f"{SUP}/selections", {"product_id": product_id, "note": "<b>x"})
+    selection = int(r.json()["id"])
+
+    async def page_as(name: str) -> httpx.Response:
+        client.cookies.clear()
+        email = await email_of(container, people.ids[name])
+        r = await client.post("/login", data={"email": email, "password": PASSWORD, "next": "/"})
+        assert r.status_code == 303, r.text
+        return await client.get("/operator/reviews")
+
+    page = await page_as("olga")
+    assert page.status_code == 200, page.text
+    assert f'data-qualification-id="{record}"' in page.text
+    assert "under 16" in page.text
+    assert f'data-selection-id="{selection}"' in page.text
+    assert "Silk scarf" in page.text and "&lt;b&gt;x" in page.text and "<b>x" not in page.text
+    assert f"/api/v1/supervision/qualifications/{record}/review" in page.text
+    assert (await page_as("kid")).status_code == 403
+    assert (await page_as("max")).status_code == 403

@@ -79,6 +79,13 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "merchant": 403,
         "operator": 200,
     },
+    "/operator/reviews": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 200,
+    },
     "/operator": {
         "anonymous": LOGIN,
         "consumer": 403,

@@ -24,11 +24,12 @@ NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/console", "Console", Role.anchor),
     ("/merchant", "Catalogue", Role.merchant),
     ("/merchant/orders", "Brand orders", Role.merchant),
-    ("/merchant/service", "Service", Role.merchant),
     ("/merchant/after-sales", "After-sales", Role.merchant),
     ("/merchant/scorecard", "Scorecard", Role.merchant),
+    ("/merchant/service", "Service", Role.merchant),
     ("/operator", "Users & roles", Role.operator),
     ("/operator/dashboard", "Dashboard", Role.operator),
+    ("/operator/reviews", "Reviews", Role.operator),
     ("/operator/marketing", "Marketing", Role.operator),
     ("/merchant/dashboard", "Brand dashboard", Role.merchant),
 )
