@@ -54,7 +54,9 @@ async def test_the_database_refuses_to_change_or_delete_audit_rows(
     assert [(row.id, row.reason, row.actor_role) for row in rows] == [(entry_id, "test", "system")]
 
 
-async def test_appending_still_works_after_a_refusal(container: Container, any_backend: str) -> None:
+async def test_appending_still_works_after_a_refusal(
+    container: Container, any_backend: str
+) -> None:
     first = await _one_entry(container)
     async with container.uow() as uow:
         with pytest.raises(DBAPIError):

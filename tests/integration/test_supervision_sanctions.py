@@ -214,3 +214,32 @@ async def test_reports_from_a_room_are_triaged_and_audited_without_the_reporters
     ]
     log = (await client.get(f"{API}/supervision/audit", headers=operator)).text
     assert "Ann Lee" not in log and "jade" not in log
+
+
+async def test_risk_contributions_add_up_to_the_score(
+    client: httpx.AsyncClient, container: Container, any_backend: str
+) -> None:
+    anchor, _room_id, session_id = await anchor_with_session(client, container)
+    anchor_id = (await client.get(f"{API}/me", headers=anchor)).json()["id"]
+    operator = await auth(client, container, await make_user(container, Role.operator))
+    url = f"{API}/supervision/risk/anchor/{anchor_id}"
+    clean = (await client.get(url, headers=operator)).json()
+    assert clean["score"] == 0 and clean["level"] == "low"
+    for n in range(3):
+        consumer = await auth(client, container, await make_user(container))
+        body = {"kind": "anchor_misconduct", "text": f"report {n}", "session_id": session_id}
+        r = await client.post(f"{API}/supervision/reports", json=body, headers=consumer)
+        assert r.status_code == 201, r.text
+    body = {"kind": "warn", "subject_kind": "anchor", "subject_id": anchor_id, "reason": "x"}
+    await client.post(f"{API}/supervision/sanctions", json=body, headers=operator)
+    scored = (await client.get(url, headers=operator)).json()
+    parts = {c["signal"]: c for c in scored["contributions"]}
+    assert sum(c["contribution"] for c in parts.values()) == pytest.approx(scored["score"])
+    assert parts["reports"]["value"] == 3
+    assert parts["reports"]["contribution"] == pytest.approx(20 * 3 / 5)
+    assert parts["warnings"]["contribution"] == pytest.approx(15 * 1 / 3)
+    # Three reports in a few seconds (weight 3 each) also raised an overturn alert.
+    assert parts["overturn_alerts"]["value"] == 1
+    assert scored["score"] > clean["score"]
+    r = await client.get(url, headers=anchor)
+    assert r.status_code == 403

@@ -31,6 +31,8 @@ from livecart.supervision.risk_schemas import (
     ReportStatus,
     ReportTarget,
     ReportTriageIn,
+    RiskScoreOut,
+    RiskSubject,
     SanctionIn,
     SanctionKind,
     SanctionOut,
@@ -280,3 +282,23 @@ async def triage(
     )
     await uow.commit()
     return out
+
+
+# ---------------------------------------------------------------- risk scores
+
+
+@router.get(
+    "/risk/{subject_kind}/{subject_id}",
+    response_model=RiskScoreOut,
+    summary="A brand's, product's or anchor's risk score with each signal's share (operator)",
+)
+async def risk(
+    subject_kind: RiskSubject,
+    subject_id: int,
+    actor: Operator,
+    uow: UoW,
+    container: ContainerDep,
+) -> RiskScoreOut:
+    return await service.risk_score(
+        uow.session, subject_kind=subject_kind, subject_id=subject_id, now=container.clock.now()
+    )

@@ -155,6 +155,7 @@ class ReportOut(OutputModel):
 
 
 RiskSubject = Literal["brand", "product", "anchor"]
+RiskLevel = Literal["low", "watch", "review", "act"]
 
 
 class RiskContribution(OutputModel):
@@ -171,7 +172,7 @@ class RiskScoreOut(OutputModel):
     subject_kind: RiskSubject
     subject_id: int
     score: float
-    level: Literal["low", "watch", "review", "act"]
+    level: RiskLevel
     contributions: list[RiskContribution]
 
 

@@ -719,6 +719,8 @@ from livecart.supervision.overturn import watch_chat as watch_chat  # noqa: E402
 from livecart.supervision.reports import file_report as file_report  # noqa: E402
 from livecart.supervision.reports import list_reports as list_reports  # noqa: E402
 from livecart.supervision.reports import triage_report as triage_report  # noqa: E402
+from livecart.supervision.risk import apply_thresholds as apply_thresholds  # noqa: E402
+from livecart.supervision.risk import risk_score as risk_score  # noqa: E402
 from livecart.supervision.sanctions import Standing as Standing  # noqa: E402
 from livecart.supervision.sanctions import appeal_sanction as appeal_sanction  # noqa: E402
 from livecart.supervision.sanctions import audit_log as audit_log  # noqa: E402

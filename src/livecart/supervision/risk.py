@@ -1,0 +1,177 @@
+"""Risk scores of brands, products and anchors: each signal's share of the score.
+
+score = sum over signals of weight x min(value / saturation, 1), so the score runs 0..100 and
+each contribution says how much of it one signal is. Weights and saturations are in `SIGNALS`
+(documented in docs/supervision.md, "Risk scores"). Levels: below 25 low, 25-50 watch, 50-75
+review (queued for an operator), 75 and up act (the platform warns the subject itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecart.core.clock import Clock
+from livecart.supervision.models import ConsumerReport, OverturnAlert, Sanction
+from livecart.supervision.risk_schemas import (
+    RiskContribution,
+    RiskLevel,
+    RiskScoreOut,
+    RiskSubject,
+    SanctionKind,
+    SubjectKind,
+)
+from livecart.supervision.sanctions import warn_automatically
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    weight: float
+    saturation: float  # the value at which the signal gives its whole weight
+    detail: str
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("return_rate", 30, 0.30, "share of paid orders returned (90 days)"),
+    Signal("complaint_rate", 25, 0.10, "share of paid orders with a fault complaint (90 days)"),
+    Signal("reports", 20, 5, "consumer reports not dismissed (actioned ones count twice)"),
+    Signal("overturn_alerts", 10, 3, "overturn alerts in the anchor's sessions (90 days)"),
+    Signal("warnings", 15, 3, "sanctions of any kind against the subject (90 days)"),
+)
+WEIGHTS_TOTAL = sum(signal.weight for signal in SIGNALS)  # 100
+REVIEW_AT = 50.0
+ACT_AT = 75.0
+WINDOW = timedelta(days=90)
+
+
+def level_of(score: float) -> RiskLevel:
+    """low < 25 <= watch < 50 <= review < 75 <= act."""
+    if score >= ACT_AT:
+        return "act"
+    if score >= REVIEW_AT:
+        return "review"
+    return "watch" if score >= 25 else "low"
+
+
+async def _values(
+    session: AsyncSession, *, subject_kind: RiskSubject, subject_id: int, since: datetime
+) -> dict[str, float]:
+    # commerce imports catalog, which imports this domain's service: import at call time.
+    from livecart.commerce import service as commerce
+
+    rates = {
+        row.key: row
+        for row in await commerce.after_sales_rates(session, group_by=subject_kind, since=since)
+    }
+    rate = rates.get(subject_id)
+    column = {
+        "brand": ConsumerReport.brand_id,
+        "product": ConsumerReport.product_id,
+        "anchor": ConsumerReport.anchor_id,
+    }[subject_kind]
+    report_rows = list(
+        await session.scalars(
+            select(ConsumerReport.status).where(
+                column == subject_id, ConsumerReport.status != "dismissed"
+            )
+        )
+    )
+    reports = sum(2 if status == "actioned" else 1 for status in report_rows)
+    alerts = 0
+    if subject_kind == "anchor":
+        # The anchor's sessions known to supervision: those its reports came from.
+        named = await session.scalars(
+            select(ConsumerReport.session_id).where(
+                ConsumerReport.anchor_id == subject_id, ConsumerReport.session_id.is_not(None)
+            )
+        )
+        sessions = {s for s in named if s is not None}
+        if sessions:
+            alerts = int(
+                await session.scalar(
+                    select(func.count()).where(
+                        OverturnAlert.session_id.in_(sessions), OverturnAlert.at >= since
+                    )
+                )
+                or 0
+            )
+    sanctions = int(
+        await session.scalar(
+            select(func.count()).where(
+                Sanction.subject_kind == subject_kind,
+                Sanction.subject_id == subject_id,
+                Sanction.created_at >= since,
+            )
+        )
+        or 0
+    )
+    return {
+        "return_rate": rate.return_rate if rate else 0.0,
+        "complaint_rate": rate.complaint_rate if rate else 0.0,
+        "reports": float(reports),
+        "overturn_alerts": float(alerts),
+        "warnings": float(sanctions),
+    }
+
+
+async def risk_score(
+    session: AsyncSession, *, subject_kind: RiskSubject, subject_id: int, now: datetime
+) -> RiskScoreOut:
+    """The subject's risk score and each signal's contribution (they add up to the score)."""
+    values = await _values(
+        session, subject_kind=subject_kind, subject_id=subject_id, since=now - WINDOW
+    )
+    contributions = [
+        RiskContribution(
+            signal=signal.name,
+            value=values[signal.name],
+            weight=signal.weight,
+            contribution=round(
+                signal.weight * min(values[signal.name] / signal.saturation, 1.0), 4
+            ),
+            detail=signal.detail,
+        )
+        for signal in SIGNALS
+    ]
+    score = round(sum(c.contribution for c in contributions), 4)
+    return RiskScoreOut(
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        score=score,
+        level=level_of(score),
+        contributions=contributions,
+    )
+
+
+async def apply_thresholds(
+    session: AsyncSession, *, clock: Clock, score: RiskScoreOut
+) -> str | None:
+    """At `act` the platform warns the subject (once a week at most); audited as system."""
+    if score.level != "act":
+        return None
+    since = clock.now() - timedelta(days=7)
+    recent = await session.scalar(
+        select(func.count()).where(
+            Sanction.kind == SanctionKind.warn.value,
+            Sanction.subject_kind == score.subject_kind,
+            Sanction.subject_id == score.subject_id,
+            Sanction.created_by.is_(None),
+            Sanction.created_at >= since,
+        )
+    )
+    if recent:
+        return None
+    top = max(score.contributions, key=lambda c: c.contribution)
+    await warn_automatically(
+        session,
+        clock=clock,
+        subject_kind=SubjectKind(score.subject_kind),
+        subject_id=score.subject_id,
+        reason=f"risk score {score.score:.0f} of 100, mostly {top.signal}",
+        details={"score": score.score, "top_signal": top.signal},
+    )
+    return "warned"
