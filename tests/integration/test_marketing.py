@@ -536,3 +536,30 @@ async def test_marketing_rows_are_exported_and_erased(
     async with container.uow() as uow:
         rows = await marketing.personal_data(uow.session, uid)
     assert all(v == [] for v in rows.values()), rows
+
+
+async def test_brand_tracks_follow_brand_affinity(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    op = await auth(client, container, await make_user(container, Role.operator))
+    devoted, keen, aware, stranger = [await make_user(container) for _ in range(4)]
+    for uid, score in ((devoted, 0.9), (keen, 0.6), (aware, 0.1)):
+        await store_portrait(container, uid)
+        async with container.uow() as uow:
+            uow.session.add(ConsumerAffinity(user_id=uid, kind="brand", key="lumen", score=score))
+            await uow.commit()
+    await store_portrait(container, stranger)
+    r = await client.post("/api/v1/marketing/stages/run", headers=op)
+    assert r.json()["tracks"] == 2
+    counts = (await client.get("/api/v1/marketing/stages?track=brand:lumen", headers=op)).json()
+    assert {c["stage"]: c["consumers"] for c in counts} == {"devoted": 1, "keen": 1, "aware": 1}
+    # The keen consumer's affinity fades away: they leave the brand's track.
+    async with container.uow() as uow:
+        row = await uow.session.get(ConsumerAffinity, (keen, "brand", "lumen"))
+        assert row is not None
+        await uow.session.delete(row)
+        await uow.commit()
+    await client.post("/api/v1/marketing/stages/run", headers=op)
+    async with container.uow() as uow:
+        assert "brand:lumen" not in await marketing.tracks_of(uow.session, user_id=keen)
+        assert (await marketing.tracks_of(uow.session, user_id=devoted))["brand:lumen"] == "devoted"
