@@ -5,6 +5,7 @@ and the personalisation switch."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import shutil
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import delete, select
 
 from livecart.accounts import service as accounts
@@ -264,3 +266,26 @@ async def test_export_has_the_portrait_and_deletion_erases_it(
     await store(container, root)
     async with container.uow() as uow:
         assert await uow.session.get(ConsumerPortrait, fan) is None
+
+
+def test_cli_store_is_incremental(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from livecart.cli import app
+
+    monkeypatch.setenv("LIVECART_DATABASE_URL", database_url)
+    root = tmp_path / "events"
+    # Ids without accounts: the run reads the files but stores no portrait.
+    write_with_sink(root, day_events(1, 5001, 5002, 5003))
+    args = ["insights", "portraits", "--events", str(root), "--store", "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout.strip().splitlines()[-1])
+    assert report["stored"]["new_files"] >= 1 and report["stored"]["events"] == 12
+    assert report["stored"]["consumers"] == 0
+    again = CliRunner().invoke(app, args)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["stored"]["new_files"] == 0
+    both = CliRunner().invoke(app, ["insights", "portraits", "--json"])
+    assert both.exit_code == 2  # neither --out nor --store
