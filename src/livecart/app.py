@@ -27,6 +27,7 @@ from livecart.flashsale.api import router as flashsale_router
 from livecart.insights.api import router as insights_router
 from livecart.insights.willbuy_api import router as willbuy_router
 from livecart.live.api import router as live_router
+from livecart.marketing import service as marketing_service
 from livecart.marketing.api import router as marketing_router
 from livecart.metrics import registry_for
 from livecart.metrics import router as metrics_router
@@ -85,6 +86,11 @@ def start_jobs(container: Container) -> None:
         "flash-sale-reconcile",
     )
     container.every(5.0, flash.store.heartbeat, "flash-worker-heartbeat")
+    container.every(
+        settings.marketing_stages_seconds,
+        partial(marketing_service.run_stage_job, container.uow, clock=container.clock),
+        "marketing-stages",
+    )
     container.every(
         settings.privacy_sweep_seconds,
         partial(privacy.run_erasure_sweep, container),

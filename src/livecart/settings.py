@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # How often the marketing stage job moves consumers between stages (docs/marketing.md).
+    marketing_stages_seconds: float = 3600.0
 
     # Trained models (the will-buy model: <models_dir>/willbuy/vN.joblib); unset: data_dir/models.
     # The server checks for a newer will-buy version every willbuy_reload_seconds.

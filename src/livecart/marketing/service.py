@@ -13,7 +13,7 @@ import csv
 import hashlib
 import io
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -324,6 +324,14 @@ async def run_stages(session: AsyncSession, *, clock: Clock) -> StageRunOut:
         consumers.update(placed)
         moves += await _move(session, track=track, placed=placed, now=now)
     return StageRunOut(tracks=len(tracks), consumers=len(consumers), moves=moves)
+
+
+async def run_stage_job(open_uow: Callable[[], UnitOfWork], *, clock: Clock) -> StageRunOut:
+    """The periodic stage job: one run in its own unit of work."""
+    async with open_uow() as uow:
+        out = await run_stages(uow.session, clock=clock)
+        await uow.commit()
+        return out
 
 
 async def stage_counts(
