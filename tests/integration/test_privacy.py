@@ -166,6 +166,31 @@ async def fill_every_personal_table(
     upcoming = r.json()["id"]
     r = await client.post(f"{API}/sessions/{upcoming}/reservation", headers=headers)
     assert r.status_code == 200, r.text
+    # A consumer report from the room with the buyer's words and evidence, and a warning the
+    # buyer (an anchor) appeals in their own words (supervision sanctions).
+    r = await client.post(
+        f"{API}/supervision/reports",
+        json={
+            "kind": "misrepresentation",
+            "text": SECRET,
+            "evidence": ["https://photos.example/report.jpg"],
+            "session_id": world.session_id,
+        },
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/supervision/sanctions",
+        json={"kind": "warn", "subject_kind": "anchor", "subject_id": buyer, "reason": "loud"},
+        headers=operator,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/supervision/sanctions/{r.json()['id']}/appeal",
+        json={"text": SECRET},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
     # A paid order, a cart line and a flash purchase.
     shop = await make_shop(client, container, 10)
     r = await order(client, headers, [{"sku_id": shop.sku_ids[0], "quantity": 2}])
