@@ -192,6 +192,7 @@ async def test_knowledge_card_is_generated_and_only_the_brand_edits_it(world: Wo
     assert body["specifications"]["category"] == "tea"
     assert ("多少钱？", "CNY 89.00。") in {(f["question"], f["answer"]) for f in body["faqs"]}
     assert body["compliance_notes"]
+    assert "sample matches the listing" in body["inspection_findings"]
     viewer = await world.http.get(
         f"{API}/products/{world.product_id}/knowledge-card",
         headers=await world.headers(world.bob_id),

@@ -779,7 +779,20 @@ def _compliance_notes(product: Product, *, lexicon: supervision.Lexicon) -> list
     return list(dict.fromkeys(notes)) or ["No compliance rule is hit by the title or description."]
 
 
-def _card_out(card: KnowledgeCard, product: Product) -> KnowledgeCardOut:
+async def _findings(session: AsyncSession, product_id: int) -> list[str]:
+    """The latest quality inspection of the product's selection review, as card lines."""
+    inspection = await supervision.latest_inspection(session, product_id=product_id)
+    if inspection is None:
+        return []
+    verdict = "passed" if inspection.passed else "failed"
+    day = inspection.inspected_at.date().isoformat()
+    found = [f"Inspection {day} ({verdict}, sample {inspection.sample_id})"]
+    return found + [line.strip() for line in inspection.findings.splitlines() if line.strip()]
+
+
+def _card_out(
+    card: KnowledgeCard, product: Product, findings: list[str] | None = None
+) -> KnowledgeCardOut:
     return KnowledgeCardOut(
         product_id=product.id,
         brand_id=product.brand_id,
@@ -788,6 +801,7 @@ def _card_out(card: KnowledgeCard, product: Product) -> KnowledgeCardOut:
         specifications=dict(card.specifications),
         faqs=[FaqPair(question=f["question"], answer=f["answer"]) for f in card.faqs],
         compliance_notes=list(card.compliance_notes),
+        inspection_findings=findings or [],
         edited=card.edited_by is not None,
         generated_at=card.generated_at,
         updated_at=card.updated_at,
@@ -831,7 +845,8 @@ async def get_knowledge_card(
     product = await _load_product(session, product_id)
     if not _visible(actor, product):
         raise ProductNotFound("product not found", details={"product_id": product_id})
-    return _card_out(await _card_row(session, product, clock=clock, lexicon=lexicon), product)
+    card = await _card_row(session, product, clock=clock, lexicon=lexicon)
+    return _card_out(card, product, await _findings(session, product.id))
 
 
 async def update_knowledge_card(
@@ -862,7 +877,7 @@ async def update_knowledge_card(
     card.edited_by = actor.id if actor is not None else None
     card.updated_at = clock.now()
     await session.flush()
-    return _card_out(card, product)
+    return _card_out(card, product, await _findings(session, product.id))
 
 
 async def regenerate_knowledge_card(
@@ -880,7 +895,7 @@ async def regenerate_knowledge_card(
     card = await _card_row(session, product, clock=clock, lexicon=lexicon)
     _generate_into(card, product, lexicon=lexicon, now=clock.now())
     await session.flush()
-    return _card_out(card, product)
+    return _card_out(card, product, await _findings(session, product.id))
 
 
 async def knowledge_cards(
@@ -896,6 +911,10 @@ async def knowledge_cards(
         return {}
     products = (await session.scalars(select(Product).where(Product.id.in_(ids)))).unique()
     return {
-        p.id: _card_out(await _card_row(session, p, clock=clock, lexicon=lexicon), p)
+        p.id: _card_out(
+            await _card_row(session, p, clock=clock, lexicon=lexicon),
+            p,
+            await _findings(session, p.id),
+        )
         for p in products
     }

@@ -79,17 +79,22 @@ setInterval(() => {
   list.querySelectorAll(".qa-timer").forEach((span) => { span.textContent = waited(span.dataset.since); });
 }, 1000);
 
-api("GET", `/api/v1/sessions/${sessionId}/questions`)
-  .then((questions) => questions.forEach(update))
-  .catch(() => {});
+function load() {
+  api("GET", `/api/v1/sessions/${sessionId}/questions`)
+    .then((questions) => questions.forEach(update))
+    .catch(() => {});
+}
 
 function refreshCards() {
   document.body.dispatchEvent(new CustomEvent("knowledge-refresh"));
 }
 
+// Questions are pushed, not replayed: on every (re)connection the queue is read again, and
+// data-socket says when the panel listens.
 connectSession(sessionId, {
+  hello: load,
   question: update,
   question_answered: update,
   pin: refreshCards,
   unpin: refreshCards,
-});
+}, { onState: (state) => { panel.dataset.socket = state; } });
