@@ -41,6 +41,7 @@ from livecart.web.dashboard_pages import router as dashboard_pages_router
 from livecart.web.insights_pages import router as insights_pages_router
 from livecart.web.marketing_pages import router as marketing_pages_router
 from livecart.web.pages import router as pages_router
+from livecart.web.risk_pages import router as risk_pages_router
 from livecart.web.scorecard_pages import router as scorecard_pages_router
 from livecart.web.service_pages import router as service_pages_router
 from livecart.web.supervision_pages import router as supervision_pages_router
@@ -154,5 +155,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(marketing_pages_router)
     app.include_router(service_pages_router)
     app.include_router(supervision_pages_router)
+    app.include_router(risk_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

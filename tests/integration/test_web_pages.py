@@ -121,6 +121,20 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "merchant": 403,
         "operator": 200,
     },
+    "/operator/risk": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 200,
+    },
+    "/operator/risk/alerts": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 200,
+    },
 }
 
 

@@ -30,6 +30,7 @@ NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/operator", "Users & roles", Role.operator),
     ("/operator/dashboard", "Dashboard", Role.operator),
     ("/operator/reviews", "Reviews", Role.operator),
+    ("/operator/risk", "Risk", Role.operator),
     ("/operator/marketing", "Marketing", Role.operator),
     ("/merchant/dashboard", "Brand dashboard", Role.merchant),
 )
