@@ -35,6 +35,8 @@ from livecart.events import service as events
 from livecart.events.schemas import EventType
 from livecart.events.sink import log_files
 from livecart.live import service as live
+from livecart.service import detector
+from livecart.service import service as customer_service
 from livecart.tables import metadata
 from tests.integration.test_flash_sales import buy, flash_world
 from tests.integration.test_orders_flow import API, live_session, make_shop, order
@@ -213,6 +215,37 @@ async def fill_every_personal_table(
     assert r.status_code == 201, r.text
     r = await client.post(
         f"{API}/after-sales/{r.json()['id']}/answer", json={"approve": True}, headers=shop.merchant
+    )
+    assert r.status_code == 200, r.text
+    # A question in the live chat, answered privately, and a service ticket about the order
+    # with the brand's reply (customer service).
+    async with container.uow() as uow:
+        asked = customer_service.AskedInChat(
+            actor=identity,
+            session_id=world.session_id,
+            message_id=outcome.message_id or 0,
+            asker="buyer",
+            text=f"{SECRET}, can you ship there?",
+            detected=detector.Detected("en", "question mark"),
+        )
+        queued = await customer_service.queue_questions(
+            uow, clock=container.clock, lexicon=container.lexicon, asked=[asked]
+        )
+        await uow.commit()
+    r = await client.post(
+        f"{API}/questions/{queued[0].id}/answer",
+        json={"text": "Yes, to 12 Silk Road", "mode": "private"},
+        headers=world.anchor,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"{API}/tickets",
+        json={"order_id": order_id, "subject": SECRET, "text": SECRET},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/tickets/{r.json()['id']}/messages", json={"text": "noted"}, headers=shop.merchant
     )
     assert r.status_code == 200, r.text
     r = await client.post(
