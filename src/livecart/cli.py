@@ -226,7 +226,26 @@ async def _seed_demo(settings: Settings) -> SeedReport:
 
     metadata()  # every domain's tables, so foreign keys between domains resolve
     async with running(build_container(settings)) as container:
-        return await seed_with_progress(container, console)
+        report = await seed_with_progress(container, console)
+        await container.events.flush()
+    await _store_demo_portraits(settings)
+    return report
+
+
+async def _store_demo_portraits(settings: Settings) -> None:
+    """Portraits of the demo's event log in the database, so the portrait pages have data
+    (incremental: on a world seeded earlier only new log files are read)."""
+    from livecart.insights.cli_commands import store_portraits_now
+    from livecart.insights.portraits import Engine
+
+    with console.status("computing consumer portraits"):
+        stored = await store_portraits_now(
+            settings.async_database_url, settings.event_log_dir, Engine.duckdb
+        )
+    console.print(
+        f"portraits: {stored.consumers} stored from {stored.new_files} new log file(s) "
+        f"in {stored.seconds:.1f}s"
+    )
 
 
 async def _serve_demo(settings: Settings, host: str, port: int, viewers: int) -> None:
