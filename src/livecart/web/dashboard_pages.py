@@ -101,12 +101,15 @@ async def operator_dashboard(
     request: Request,
     user: PageUser,
     uow: UoW,
-    anchor: Annotated[int | None, Query(ge=1)] = None,
-    brand: Annotated[int | None, Query(ge=1)] = None,
+    anchor_id: Annotated[str, Query(alias="anchor", max_length=12)] = "",
+    brand_id: Annotated[str, Query(alias="brand", max_length=12)] = "",
 ) -> Response:
     denied = await gate(request, user, Role.operator)
     if denied is not None or user is None:
         return denied or login_redirect(request)
+    # The filter form sends "" for "all".
+    anchor = int(anchor_id) if anchor_id.isdigit() else None
+    brand = int(brand_id) if brand_id.isdigit() else None
     funnels, _ = await _reports(
         request, uow, user, Scope(), (FunnelBy.session, FunnelBy.anchor, FunnelBy.brand)
     )
