@@ -263,6 +263,51 @@ def _ok(answer: httpx.Response) -> dict[str, Any]:
     return data
 
 
+def qualify(
+    http: httpx.Client,
+    *,
+    operator: dict[str, str],
+    merchant: dict[str, str],
+    anchor: dict[str, str],
+    brand_id: int,
+) -> None:
+    """The brand's business licence and the anchor's identity verification, filed and approved
+    (the supervision gates of going live and of the showcase)."""
+    valid: dict[str, Any] = {
+        "valid_from": "2020-01-01",
+        "expires_on": "2099-12-31",
+        "issuer": "bench",
+    }
+    filed: list[tuple[dict[str, str], dict[str, Any]]] = [
+        (merchant, {"kind": "business_licence", "brand_id": brand_id, "number": "BENCH-BL"}),
+        (anchor, {"kind": "identity_verification", "number": "BENCH-ID"}),
+    ]
+    filed[1][1]["date_of_birth"] = "1990-01-01"
+    for who, body in filed:
+        record = _ok(http.post("/supervision/qualifications", json={**body, **valid}, headers=who))
+        _ok(
+            http.post(
+                f"/supervision/qualifications/{record['id']}/review",
+                json={"decision": "approve"},
+                headers=operator,
+            )
+        )
+
+
+def approve_for_live(
+    http: httpx.Client, *, operator: dict[str, str], merchant: dict[str, str], product_id: int
+) -> None:
+    """Selection review of the product: submitted, selected, inspected, approved for live."""
+    selection = _ok(
+        http.post("/supervision/selections", json={"product_id": product_id}, headers=merchant)
+    )
+    base = f"/supervision/selections/{selection['id']}"
+    _ok(http.post(f"{base}/decision", json={"decision": "select"}, headers=operator))
+    inspection = {"sample_id": "BENCH", "findings": "as listed", "passed": True}
+    _ok(http.post(f"{base}/inspections", json=inspection, headers=operator))
+    _ok(http.post(f"{base}/decision", json={"decision": "approve"}, headers=operator))
+
+
 def open_shop(
     base_url: str, people: People, *, quantity: int, per_user_limit: int, flash_sale: bool
 ) -> Shop:
@@ -305,6 +350,8 @@ def open_shop(
             )
         )
         sku_id = int(product["skus"][0]["id"])
+        qualify(http, operator=operator, merchant=merchant, anchor=anchor, brand_id=brand["id"])
+        approve_for_live(http, operator=operator, merchant=merchant, product_id=product["id"])
         room = _ok(http.post("/rooms", json={"title": "Burst room"}, headers=anchor))
         live = _ok(
             http.post(f"/rooms/{room['id']}/sessions", json={"title": "Burst"}, headers=anchor)

@@ -157,6 +157,7 @@ def setup_livecart(env: dict[str, str]) -> None:
     subprocess.run([_livecart_cli(), "db", "upgrade"], env=env, check=True, capture_output=True)
     _create_user(env, "anchor@bench.example", "anchor")
     _create_user(env, "chatter@bench.example", "consumer")
+    _create_user(env, "operator@bench.example", "operator")  # approves the anchor's identity
 
 
 def open_live_session(base: str) -> tuple[int, str]:
@@ -169,6 +170,26 @@ def open_live_session(base: str) -> tuple[int, str]:
             return str(answer.json()["access_token"])
 
         anchor = {"Authorization": f"Bearer {token('anchor@bench.example')}"}
+        operator = {"Authorization": f"Bearer {token('operator@bench.example')}"}
+        # Going live needs the anchor's approved identity verification (supervision gate).
+        record = http.post(
+            "/supervision/qualifications",
+            json={
+                "kind": "identity_verification",
+                "number": "BENCH-ID",
+                "issuer": "bench",
+                "valid_from": "2020-01-01",
+                "expires_on": "2099-12-31",
+                "date_of_birth": "1990-01-01",
+            },
+            headers=anchor,
+        )
+        record.raise_for_status()
+        http.post(
+            f"/supervision/qualifications/{record.json()['id']}/review",
+            json={"decision": "approve"},
+            headers=operator,
+        ).raise_for_status()
         room = http.post("/rooms", json={"title": "bench room"}, headers=anchor)
         room.raise_for_status()
         room_id = room.json()["id"]
