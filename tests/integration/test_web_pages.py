@@ -135,6 +135,35 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "merchant": 403,
         "operator": 200,
     },
+    # No portrait is stored in this world: the operator is told so (404), others are refused.
+    "/operator/consumers/{user_id}": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 404,
+    },
+    "/operator/dashboard": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 403,
+        "operator": 200,
+    },
+    "/merchant/dashboard": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 403,
+        "merchant": 200,
+        "operator": 403,
+    },
+    "/console/dashboard": {
+        "anonymous": LOGIN,
+        "consumer": 403,
+        "anchor": 200,
+        "merchant": 403,
+        "operator": 403,
+    },
 }
 
 
@@ -178,7 +207,10 @@ async def test_every_page_answers_each_role_as_declared(
             await _login(client, container, _users(world)[role])
         for path, outcomes in EXPECTED.items():
             url = path.format(
-                session_id=world.session_id, brand_id=world.brand_id, product_id=world.product_id
+                session_id=world.session_id,
+                brand_id=world.brand_id,
+                product_id=world.product_id,
+                user_id=world.alice_id,
             )
             r = await client.get(url)
             expected = outcomes[role]
