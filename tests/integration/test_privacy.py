@@ -34,6 +34,8 @@ from livecart.core.clock import FrozenClock
 from livecart.events import service as events
 from livecart.events.schemas import EventType
 from livecart.events.sink import log_files
+from livecart.insights import portrait_store
+from livecart.insights.portraits import Engine
 from livecart.live import service as live
 from livecart.service import detector
 from livecart.service import service as customer_service
@@ -321,6 +323,16 @@ async def fill_every_personal_table(
                     read_at=when,
                 ),
             ]
+        )
+        await uow.commit()
+    # Portraits: the logged behaviour (the chat, the click, the order) folded into the store.
+    await container.events.flush()
+    async with container.uow() as uow:
+        await portrait_store.store_portraits(
+            uow.session,
+            root=container.settings.event_log_dir,
+            engine=Engine.duckdb,
+            now=container.clock.now(),
         )
         await uow.commit()
     return {"order_id": order_id, "session_id": world.session_id}
