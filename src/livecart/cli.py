@@ -62,6 +62,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "ws_max_size": 4 * settings.ws_max_frame_bytes,
         "ws_per_message_deflate": settings.ws_compression,
         "proxy_headers": False,
+        # Importing the app (SciPy, scikit-learn, DuckDB) takes about 9 s, longer on a busy
+        # machine; uvicorn's 5 s default killed every replacement worker before it started.
+        "timeout_worker_healthcheck": 60,
     }
 
 
