@@ -1,0 +1,21 @@
+"""supervision: risk signals (compliance hits, price-truth violations, bot-like viewers) (reserved; empty until filled)
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06 20:45:00.000000
+"""
+
+from __future__ import annotations
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
