@@ -72,6 +72,18 @@ class SanctionOut(OutputModel):
     appeal_decided_at: datetime | None
 
 
+class SanctionBlock(OutputModel):
+    """A sanction in force that stops something (shown on sales and merchants' products)."""
+
+    code: str = Field(
+        description="The refusal's error code: flash_sale_frozen, product_delisted, "
+        "room_suspended or anchor_suspended."
+    )
+    reason: str = Field(description="The operator's reason.")
+    sanction_id: int
+    until: datetime | None = Field(description="When it ends by itself (null: until lifted).")
+
+
 class LiftIn(InputModel):
     reason: str = Field(min_length=1, max_length=2000)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
@@ -38,6 +38,7 @@ from livecart.supervision.risk_schemas import (
     AppealStatus,
     AuditOut,
     LiftIn,
+    SanctionBlock,
     SanctionIn,
     SanctionKind,
     SanctionOut,
@@ -425,15 +426,25 @@ class Standing:
 
     blocking: dict[tuple[str, int], Sanction] = field(default_factory=dict)
 
-    def refusal(
+    def block(
         self,
         *,
         anchor_id: int | None = None,
         room_id: int | None = None,
         product_ids: Iterable[int] = (),
         flash_sale_id: int | None = None,
-    ) -> DomainError | None:
-        """The error for the first sanction in force among these subjects, or None."""
+    ) -> SanctionBlock | None:
+        """The first sanction in force among these subjects, as data (for views), or None."""
+        row = self._first(anchor_id, room_id, product_ids, flash_sale_id)
+        return None if row is None else block_of(row)
+
+    def _first(
+        self,
+        anchor_id: int | None,
+        room_id: int | None,
+        product_ids: Iterable[int],
+        flash_sale_id: int | None,
+    ) -> Sanction | None:
         keys: list[tuple[str, int]] = []
         if anchor_id is not None:
             keys.append((SubjectKind.anchor.value, anchor_id))
@@ -445,8 +456,20 @@ class Standing:
         for key in keys:
             row = self.blocking.get(key)
             if row is not None:
-                return _refusal(row)
+                return row
         return None
+
+    def refusal(
+        self,
+        *,
+        anchor_id: int | None = None,
+        room_id: int | None = None,
+        product_ids: Iterable[int] = (),
+        flash_sale_id: int | None = None,
+    ) -> DomainError | None:
+        """The error for the first sanction in force among these subjects, or None."""
+        row = self._first(anchor_id, room_id, product_ids, flash_sale_id)
+        return None if row is None else _refusal(row)
 
 
 async def standing(
@@ -480,6 +503,20 @@ async def standing(
     for row in rows:
         found.setdefault((_SUBJECT_OF_KIND[row.kind], row.subject_id), row)
     return Standing(found)
+
+
+def delisted_products(now: datetime) -> Select[int]:
+    """The ids of products under a delisting in force, as a subquery for other domains'
+    listings (`Product.id.not_in(...)`), so a page of results stays a full page."""
+    return select(Sanction.subject_id).where(
+        Sanction.kind == SanctionKind.delist_product.value, _active_clause(now)
+    )
+
+
+def block_of(row: Sanction) -> SanctionBlock:
+    """A blocking sanction as other domains show it (code, reason, id, until)."""
+    error, _message = _REFUSALS[row.kind]
+    return SanctionBlock(code=error.code, reason=row.reason, sanction_id=row.id, until=row.ends_at)
 
 
 async def enforce(
