@@ -1,38 +1,84 @@
 """The operators' risk dashboard: overturn alerts (polled every 2 s), risk scores with each
-signal's contribution (ECharts bars), the report triage queue and the audit log."""
+signal's contribution (ECharts bars), the review queue (subjects at level review or act, their
+top signal and a sanction form), the report triage queue, sanctions and the audit log."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from livecart.accounts.schemas import Role
+from livecart.accounts import service as accounts
+from livecart.accounts.schemas import Identity, Role
+from livecart.catalog import service as catalog
+from livecart.commerce import service as commerce
+from livecart.core.errors import NotFound
 from livecart.core.http import UoW, container_of
 from livecart.supervision import service as supervision
-from livecart.supervision.risk_schemas import ReportStatus, RiskScoreOut, RiskSubject
+from livecart.supervision.risk_schemas import (
+    SANCTION_SUBJECTS,
+    ReportOut,
+    ReportStatus,
+    RiskContribution,
+    RiskScoreOut,
+    RiskSubject,
+    SanctionOut,
+)
 from livecart.web.dependencies import PageUser, login_redirect
 from livecart.web.pages import PageRoute, gate
 from livecart.web.rendering import render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
+# How far back after-sales rates name candidates (the risk score's own window is 90 days).
+CANDIDATE_WINDOW = timedelta(days=90)
+# Scores computed per page view (each is a handful of queries).
+MAX_SCORED = 60
+QUEUE_LEVELS = ("review", "act")
+RISK_SUBJECTS: tuple[RiskSubject, ...] = ("brand", "product", "anchor")
 
-@router.get("/operator/risk")
-async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response:
-    """Alerts, scores of the subjects named in reports and sanctions, the queue, the log."""
-    denied = await gate(request, user, Role.operator)
-    if denied is not None or user is None:
-        return denied or login_redirect(request)
-    clock = container_of(request).clock
-    now = clock.now()
-    queue = [
-        report
-        for status in (ReportStatus.new, ReportStatus.in_review)
-        for report in await supervision.list_reports(uow.session, actor=user, status=status)
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A subject at level review or act, what drives it and what may be done to it."""
+
+    score: RiskScoreOut
+    name: str
+    top: RiskContribution
+    sanction_kinds: list[str]
+    link: str | None
+
+
+def sanction_kinds_for(subject_kind: RiskSubject) -> list[str]:
+    """Sanctions that apply to a subject kind: a warning always, then the kind's own."""
+    return [
+        kind.value
+        for kind, implied in SANCTION_SUBJECTS.items()
+        if implied is None or implied.value == subject_kind
     ]
-    sanctions = await supervision.list_sanctions(uow.session, clock=clock, actor=user, limit=50)
+
+
+def top_signal(score: RiskScoreOut) -> RiskContribution:
+    """The signal that gives the most points (the first of equals, in the score's order)."""
+    return max(score.contributions, key=lambda c: c.contribution)
+
+
+async def _candidates(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    reports: list[ReportOut],
+    sanctions: list[SanctionOut],
+) -> list[tuple[RiskSubject, int]]:
+    """Subjects worth scoring: named in reports not dismissed or in sanctions, or with paid
+    orders returned or complained about in the window; report and sanction subjects first."""
     subjects: dict[tuple[RiskSubject, int], None] = {}
-    for report in queue:
+    for report in reports:
+        if report.status == ReportStatus.dismissed:
+            continue
         if report.anchor_id is not None:
             subjects[("anchor", report.anchor_id)] = None
         if report.product_id is not None:
@@ -40,24 +86,90 @@ async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response
         if report.brand_id is not None:
             subjects[("brand", report.brand_id)] = None
     for sanction in sanctions:
-        if sanction.subject_kind.value == "anchor":
-            subjects[("anchor", sanction.subject_id)] = None
-        elif sanction.subject_kind.value == "product":
-            subjects[("product", sanction.subject_id)] = None
-        elif sanction.subject_kind.value == "brand":
-            subjects[("brand", sanction.subject_id)] = None
+        kind = sanction.subject_kind.value
+        for subject in RISK_SUBJECTS:
+            if kind == subject:
+                subjects[(subject, sanction.subject_id)] = None
+    for subject in RISK_SUBJECTS:
+        rates = await commerce.after_sales_rates(
+            session, group_by=subject, since=now - CANDIDATE_WINDOW
+        )
+        for rate in sorted(rates, key=lambda r: -(r.return_rate + r.complaint_rate)):
+            if rate.returns or rate.complaints:
+                subjects[(subject, rate.key)] = None
+    return list(subjects)[:MAX_SCORED]
+
+
+async def _name(
+    session: AsyncSession, *, request: Request, actor: Identity, kind: RiskSubject, subject_id: int
+) -> str:
+    """What the operator reads for a subject: the brand's name, the product's title, the
+    anchor's display name ('#id' alone when it is gone)."""
+    try:
+        if kind == "brand":
+            return (await catalog.get_brand(session, subject_id)).name
+        if kind == "product":
+            product = await catalog.get_product(
+                session,
+                lexicon=container_of(request).lexicon,
+                actor=actor,
+                product_id=subject_id,
+            )
+            return product.title
+    except NotFound:
+        return f"#{subject_id}"
+    names = await accounts.display_names(session, {subject_id})
+    return names.get(subject_id, f"#{subject_id}")
+
+
+def _link(kind: RiskSubject, subject_id: int) -> str | None:
+    return f"/operator/brands/{subject_id}/scorecard" if kind == "brand" else None
+
+
+@router.get("/operator/risk")
+async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response:
+    """Alerts, scores of the subjects at risk, the review queue, reports, sanctions, the log."""
+    denied = await gate(request, user, Role.operator)
+    if denied is not None or user is None:
+        return denied or login_redirect(request)
+    clock = container_of(request).clock
+    now = clock.now()
+    reports = await supervision.list_reports(uow.session, actor=user, limit=200)
+    queue = [r for r in reports if r.status in (ReportStatus.new, ReportStatus.in_review)]
+    queue.sort(key=lambda r: (r.status != ReportStatus.new, -r.id))
+    sanctions = await supervision.list_sanctions(uow.session, clock=clock, actor=user, limit=50)
     scores: list[RiskScoreOut] = []
-    for kind, subject_id in list(subjects)[:30]:
+    for kind, subject_id in await _candidates(
+        uow.session, now=now, reports=reports, sanctions=sanctions
+    ):
         scores.append(
             await supervision.risk_score(
                 uow.session, subject_kind=kind, subject_id=subject_id, now=now
             )
         )
-    scores.sort(key=lambda s: -s.score)
+    scores.sort(key=lambda s: (-s.score, s.subject_kind, s.subject_id))
+    review = [
+        QueueEntry(
+            score=score,
+            name=await _name(
+                uow.session,
+                request=request,
+                actor=user,
+                kind=score.subject_kind,
+                subject_id=score.subject_id,
+            ),
+            top=top_signal(score),
+            sanction_kinds=sanction_kinds_for(score.subject_kind),
+            link=_link(score.subject_kind, score.subject_id),
+        )
+        for score in scores
+        if score.level in QUEUE_LEVELS
+    ]
     context = {
         "alerts": await supervision.recent_alerts(uow.session, limit=20),
         "scores": scores,
         "chart": [s.model_dump(mode="json") for s in scores],
+        "review": review,
         "queue": queue,
         "sanctions": sanctions,
         "audit": await supervision.audit_log(uow.session, limit=30),

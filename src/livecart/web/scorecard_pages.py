@@ -1,9 +1,6 @@
-"""The brand scorecard: after-sales return and complaint rates per product and per week.
-
-Two places are left for the lead to wire in other areas' scores (marked `SLOT` here and in
-`brand_scorecard.html`): the risk score (supervision.service.risk_score) and the service score
-(service.service.service_score).
-"""
+"""The brand scorecard: after-sales return and complaint rates per product and per week, the
+brand's risk score with each signal's contribution (supervision), and its service score next
+to the platform's (customer service)."""
 
 from __future__ import annotations
 
@@ -20,6 +17,10 @@ from livecart.commerce import service as commerce
 from livecart.commerce.schemas import BrandAfterSalesReport
 from livecart.core.errors import PermissionDenied
 from livecart.core.http import ContainerDep, UoW
+from livecart.service import service as customer_service
+from livecart.service.schemas import ServiceScoreOut
+from livecart.supervision import service as supervision
+from livecart.supervision.risk_schemas import RiskScoreOut
 from livecart.web.dependencies import PageUser, login_redirect
 from livecart.web.pages import PageRoute, gate
 from livecart.web.rendering import render
@@ -27,12 +28,73 @@ from livecart.web.rendering import render
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
+def _pct(value: float) -> float:
+    return round(100 * value, 1)
+
+
+# The service score's components, in the order the page shows them: key, the table's label,
+# the chart's (short) label.
+SERVICE_COMPONENTS: tuple[tuple[str, str, str], ...] = (
+    ("question_response", "live questions answered within 5 min", "questions ≤ 5 min"),
+    ("ticket_response", "tickets answered within 24 h", "tickets ≤ 24 h"),
+    ("resolution", "tickets resolved", "resolved"),
+    ("satisfaction", "satisfaction", "satisfaction"),
+)
+
+
+def risk_chart(risk: RiskScoreOut) -> dict[str, Any]:
+    """One bar per signal: its contribution in points of the 0-100 score (any signals)."""
+    return {
+        "id": "risk",
+        "kind": "bars",
+        "unit": "points",
+        "title": f"Risk score {risk.score:.1f} of 100 ({risk.level}): contribution per signal",
+        "labels": [c.signal for c in risk.contributions],
+        "series": [
+            {
+                "name": "contribution",
+                "data": [round(c.contribution, 1) for c in risk.contributions],
+            }
+        ],
+    }
+
+
+def service_chart(brand: ServiceScoreOut, platform: ServiceScoreOut) -> dict[str, Any]:
+    """The service components of the brand beside the platform's, in percent (None: no data)."""
+
+    def row(score: ServiceScoreOut) -> list[float | None]:
+        values = [score.components.get(key) for key, _, _ in SERVICE_COMPONENTS]
+        return [_pct(v) if v is not None else None for v in values]
+
+    return {
+        "id": "service",
+        "kind": "bars",
+        "title": "Service score components: brand and platform (%)",
+        "labels": [short for _, _, short in SERVICE_COMPONENTS],
+        "series": [
+            {"name": "brand", "data": row(brand)},
+            {"name": "platform", "data": row(platform)},
+        ],
+    }
+
+
+def duration(seconds: float | None) -> str:
+    """A median time for people: '42 s', '3 min 20 s', '5 h 12 min', '2 d 3 h'; '—' without data."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
 def scorecard_charts(report: BrandAfterSalesReport) -> list[dict[str, Any]]:
-    """What the page's ECharts draw (rates in percent, rounded to 0.1)."""
-
-    def pct(value: float) -> float:
-        return round(100 * value, 1)
-
+    """What the page's after-sales ECharts draw (rates in percent, rounded to 0.1)."""
+    pct = _pct
     return [
         {
             "id": "products",
@@ -74,16 +136,27 @@ async def _scorecard(
     report = await commerce.brand_after_sales_report(
         uow.session, clock=container.clock, brand_id=brand.id
     )
-    # ==== SLOT risk score: the lead wires supervision.service.risk_score(...) in here ====
-    risk_score: Any = None
-    # ==== SLOT service score: the lead wires service.service.service_score(...) in here ====
-    service_score: Any = None
+    now = container.clock.now()
+    risk = await supervision.risk_score(
+        uow.session, subject_kind="brand", subject_id=brand.id, now=now
+    )
+    service_score = await customer_service.service_score(uow.session, brand_id=brand.id, now=now)
+    # The platform's score is shown to the brand's staff too: it is what they are compared with.
+    platform_score = await customer_service.service_score(uow.session, brand_id=None, now=now)
+    charts = [
+        *scorecard_charts(report),
+        risk_chart(risk),
+        service_chart(service_score, platform_score),
+    ]
     context = {
         "brand": brand,
         "report": report,
-        "charts": scorecard_charts(report),
-        "risk_score": risk_score,
+        "charts": charts,
+        "risk_score": risk,
         "service_score": service_score,
+        "platform_score": platform_score,
+        "service_components": SERVICE_COMPONENTS,
+        "duration": duration,
     }
     return render(request, "brand_scorecard.html", user, context)
 

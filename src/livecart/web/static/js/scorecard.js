@@ -10,7 +10,7 @@
     if (lines && chart.orders) {
       series.push({ name: "paid orders", type: "bar", yAxisIndex: 1, data: chart.orders, itemStyle: { opacity: 0.25 } });
     }
-    var yAxis = [{ type: "value", name: "%", min: 0 }];
+    var yAxis = [{ type: "value", name: chart.unit || "%", min: 0 }];
     if (lines) yAxis.push({ type: "value", name: "orders", minInterval: 1, splitLine: { show: false } });
     return {
       animation: false,
