@@ -18,6 +18,7 @@ from livecart.marketing.cli_commands import app as marketing_app
 from livecart.service.cli_commands import app as service_app
 from livecart.settings import Settings
 from livecart.supervision.cli_commands import app as supervision_app
+from livecart.supervision.cli_commands import risk_app
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -35,6 +36,7 @@ app.add_typer(insights_app, name="insights")
 app.add_typer(marketing_app, name="marketing")
 app.add_typer(import_app, name="import")
 app.add_typer(supervision_app, name="supervision")
+app.add_typer(risk_app, name="risk")
 app.add_typer(service_app, name="service")
 console = Console()
 

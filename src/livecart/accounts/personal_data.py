@@ -651,6 +651,31 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "window_seconds": NOT,
         "terms": NOT,
     },
+    # Risk signals (migration 0011): about brands, products and anchors acting as a business;
+    # the excerpt is the matched lexicon words or the prices, never a whole message.
+    "supervision_compliance_hits": {
+        "id": NOT,
+        "at": NOT,
+        "source": NOT,
+        "action": NOT,
+        "rule_id": NOT,
+        "excerpt": NOT,
+        "brand_id": NOT,
+        "product_id": NOT,
+        "anchor_id": REF,
+        "session_id": NOT,
+        "details": NOT,
+    },
+    "supervision_bot_findings": {  # counts per session, no viewer's id
+        "id": NOT,
+        "session_id": NOT,
+        "anchor_id": REF,
+        "detector": NOT,
+        "accounts": NOT,
+        "detail": NOT,
+        "seen_at": NOT,
+        "detected_at": NOT,
+    },
 }
 
 # The behaviour-event log (Parquet, `events/schemas.py`): the events of a consumer are those

@@ -33,7 +33,9 @@ from livecart.catalog.schemas import (
     SkuOut,
     SkuPatch,
 )
+from livecart.core.errors import DomainError
 from livecart.core.http import ContainerDep, UoW
+from livecart.supervision import service as supervision
 
 router = APIRouter(tags=["catalog"])
 
@@ -111,20 +113,47 @@ async def get_brand(brand_id: int, uow: UoW) -> BrandOut:
 async def create_product(
     body: ProductIn, actor: BrandStaff, uow: UoW, container: ContainerDep
 ) -> ProductOut:
-    product = await service.create_product(
-        uow.session,
-        clock=container.clock,
-        lexicon=container.lexicon,
-        actor=actor,
-        brand_id=body.brand_id,
-        title=body.title,
-        description=body.description,
-        category=body.category,
-        attributes=body.attributes,
-        skus=body.skus,
-    )
+    try:
+        product = await service.create_product(
+            uow.session,
+            clock=container.clock,
+            lexicon=container.lexicon,
+            actor=actor,
+            brand_id=body.brand_id,
+            title=body.title,
+            description=body.description,
+            category=body.category,
+            attributes=body.attributes,
+            skus=body.skus,
+        )
+    except DomainError as refused:
+        await _keep_refusal(uow, container, refused, brand_id=body.brand_id)
+        raise
+    await _keep_warnings(uow, container, product)
     await uow.commit()
     return product
+
+
+async def _keep_refusal(
+    uow: UoW, container: ContainerDep, refused: DomainError, **subject: int
+) -> None:
+    """A refused text or price claim is a risk signal (supervision): the request's unit of
+    work is rolled back and the hit kept in one of its own (docs/supervision.md)."""
+    if refused.code in ("compliance_blocked", "original_price_not_supported"):
+        await uow.rollback()
+        await supervision.keep_refusal(
+            container.uow, clock=container.clock, refused=refused, **subject
+        )
+
+
+async def _keep_warnings(uow: UoW, container: ContainerDep, product: ProductOut) -> None:
+    await supervision.record_product_warnings(
+        uow.session,
+        clock=container.clock,
+        hits=product.compliance_warnings,
+        brand_id=product.brand_id,
+        product_id=product.id,
+    )
 
 
 @router.get(
@@ -180,18 +209,24 @@ async def get_product(
 async def update_product(
     product_id: int, body: ProductPatch, actor: BrandStaff, uow: UoW, container: ContainerDep
 ) -> ProductOut:
-    product = await service.update_product(
-        uow.session,
-        clock=container.clock,
-        lexicon=container.lexicon,
-        actor=actor,
-        product_id=product_id,
-        title=body.title,
-        description=body.description,
-        category=body.category,
-        attributes=body.attributes,
-        status=body.status,
-    )
+    try:
+        product = await service.update_product(
+            uow.session,
+            clock=container.clock,
+            lexicon=container.lexicon,
+            actor=actor,
+            product_id=product_id,
+            title=body.title,
+            description=body.description,
+            category=body.category,
+            attributes=body.attributes,
+            status=body.status,
+        )
+    except DomainError as refused:
+        await _keep_refusal(uow, container, refused, product_id=product_id)
+        raise
+    if body.title is not None or body.description is not None:
+        await _keep_warnings(uow, container, product)
     await uow.commit()
     return product
 
@@ -234,18 +269,22 @@ async def add_sku(
 async def update_sku(
     sku_id: int, body: SkuPatch, actor: BrandMerchant, uow: UoW, container: ContainerDep
 ) -> SkuOut:
-    sku = await service.update_sku(
-        uow.session,
-        clock=container.clock,
-        actor=actor,
-        sku_id=sku_id,
-        price=body.price,
-        stock=body.stock,
-        attributes=body.attributes,
-        original_price=(
-            body.original_price if "original_price" in body.model_fields_set else service.UNSET
-        ),
-    )
+    try:
+        sku = await service.update_sku(
+            uow.session,
+            clock=container.clock,
+            actor=actor,
+            sku_id=sku_id,
+            price=body.price,
+            stock=body.stock,
+            attributes=body.attributes,
+            original_price=(
+                body.original_price if "original_price" in body.model_fields_set else service.UNSET
+            ),
+        )
+    except DomainError as refused:
+        await _keep_refusal(uow, container, refused, sku_id=sku_id)
+        raise
     await uow.commit()
     return sku
 

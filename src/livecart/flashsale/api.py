@@ -11,6 +11,7 @@ from livecart.accounts.schemas import Identity, Role
 from livecart.commerce.schemas import OrderOut
 from livecart.core.http import ContainerDep, UoW
 from livecart.flashsale import service
+from livecart.flashsale.errors import PriceNotLowest
 from livecart.flashsale.schemas import (
     FlashOrderIn,
     FlashSaleIn,
@@ -18,6 +19,7 @@ from livecart.flashsale.schemas import (
     FlashSaleStatusOut,
     StockBooksOut,
 )
+from livecart.supervision import service as supervision
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -54,7 +56,19 @@ def _flash(container: Container) -> service.FlashRuntime:
 async def create_sale(
     body: FlashSaleIn, actor: Seller, uow: UoW, container: ContainerDep
 ) -> FlashSaleOut:
-    out = await service.create_sale(uow, clock=container.clock, actor=actor, body=body)
+    try:
+        out = await service.create_sale(uow, clock=container.clock, actor=actor, body=body)
+    except PriceNotLowest as refused:
+        # A price-truth violation is a risk signal: kept in a unit of work of its own.
+        await uow.rollback()
+        await supervision.keep_refusal(
+            container.uow,
+            clock=container.clock,
+            refused=refused,
+            sku_id=body.sku_id,
+            session_id=body.session_id,
+        )
+        raise
     await uow.commit()
     return out
 

@@ -307,6 +307,14 @@ async def session_origin(session: AsyncSession, session_id: int) -> SessionOrigi
     )
 
 
+async def anchor_session_ids(session: AsyncSession, *, anchor_id: int) -> list[int]:
+    """Every session of an anchor's, whatever its status (supervision's risk signals)."""
+    rows = await session.scalars(
+        select(LiveSession.id).where(LiveSession.anchor_id == anchor_id).order_by(LiveSession.id)
+    )
+    return list(rows)
+
+
 async def staff_of(session: AsyncSession, *, session_id: int, actor: Identity | None) -> bool:
     """Whether the caller may moderate the session (anchor, co-host, room moderator, operator)."""
     return _is_staff(actor, await _session(session, session_id))
@@ -867,6 +875,10 @@ async def post_chats(
         if _is_host(post.actor, live):
             refused = supervision.chat_refusal(post.text, lexicon=lexicon)
             if refused is not None:
+                # Kept for the risk signals; the batch commits whatever each message's outcome.
+                await supervision.record_chat_refusal(
+                    session, now=now, refused=refused, anchor_id=post.actor.id, session_id=live.id
+                )
                 outcomes.append(ChatOutcome(None, None, refused))
                 continue
         error: DomainError | None = None

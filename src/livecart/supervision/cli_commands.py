@@ -1,20 +1,29 @@
-"""`livecart supervision ...`: compliance scanning of a text, and the rules in force."""
+"""`livecart supervision ...`: compliance scanning of a text, and the rules in force;
+`livecart risk ...`: risk scores and the bot-like activity detector."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from livecart.core.clock import SystemClock
+from livecart.core.db import UnitOfWork
 from livecart.settings import Settings
 from livecart.supervision.compliance import Lexicon, load_lexicon, scan
 from livecart.supervision.errors import LexiconInvalid
+from livecart.supervision.risk_schemas import RiskScoreOut
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Supervision: compliance scanning.", no_args_is_help=True)
 console = Console()
@@ -111,4 +120,115 @@ def rules_command(lexicon: LexiconPath = None, as_json: AsJson = False) -> None:
     for rule in loaded.rules:
         kinds = ", ".join(rule.kinds) if rule.kinds is not None else "all"
         table.add_row(rule.id, rule.action, ", ".join(rule.languages), kinds, rule.reason)
+    console.print(table)
+
+
+# ---------------------------------------------------------------- `livecart risk ...`
+
+risk_app = typer.Typer(
+    help="Risk scores of brands, products and anchors, and the bot-like activity detector.",
+    no_args_is_help=True,
+)
+
+
+class RiskKind(StrEnum):
+    """The subjects a risk score is kept for."""
+
+    brand = "brand"
+    product = "product"
+    anchor = "anchor"
+
+
+def _in_unit_of_work(job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """Run one job in one unit of work on the configured database."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from livecart.core.db import build_engine
+
+    async def main() -> T:
+        engine = build_engine(Settings().async_database_url, pool_size=1)
+        try:
+            async with UnitOfWork(async_sessionmaker(engine, expire_on_commit=False)) as uow:
+                return await job(uow)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@risk_app.command("scores")
+def risk_scores_command(
+    kind: Annotated[
+        list[RiskKind] | None,
+        typer.Option("--kind", help="brand, product or anchor (repeat it; default: all three)."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every brand, product or anchor some risk signal names: score, level and what each
+    signal contributed (weight x min(value / saturation, 1)), highest first."""
+    from livecart.supervision import risk
+
+    kinds = list(dict.fromkeys(kind or list(RiskKind)))
+    now = SystemClock().now()
+
+    async def job(uow: UnitOfWork) -> list[RiskScoreOut]:
+        found: list[RiskScoreOut] = []
+        for one in kinds:
+            found += await risk.risk_scores(uow.session, subject_kind=one.value, now=now)
+        return found
+
+    scores = _in_unit_of_work(job)
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in scores], ensure_ascii=False))
+        return
+    if not scores:
+        console.print("no subject has a risk signal")
+        return
+    table = Table("subject", "score", "level", "contributions", title="risk scores (0-100)")
+    for score in scores:
+        parts = sorted(score.contributions, key=lambda c: -c.contribution)
+        table.add_row(
+            f"{score.subject_kind} {score.subject_id}",
+            f"{score.score:.1f}",
+            score.level,
+            ", ".join(f"{c.signal} {c.contribution:.1f}" for c in parts if c.contribution),
+        )
+    console.print(table)
+
+
+@risk_app.command("detect-bots")
+def detect_bots_command(
+    days: Annotated[int, typer.Option(min=1, help="Look back this many days.")] = 90,
+    as_json: AsJson = False,
+) -> None:
+    """Find bot-like likes and viewers in the behaviour-event log and keep one finding per
+    session and detector (the anchors' bot_activity signal)."""
+    from livecart.supervision.risk_signals import detect_bot_activity
+
+    clock = SystemClock()
+    settings = Settings()
+
+    async def job(uow: UnitOfWork) -> list[dict[str, Any]]:
+        found = await detect_bot_activity(
+            uow.session,
+            event_log=settings.event_log_dir,
+            clock=clock,
+            since=clock.now() - timedelta(days=days),
+        )
+        await uow.commit()
+        return found
+
+    findings = _in_unit_of_work(job)
+    if as_json:
+        typer.echo(json.dumps(findings, default=str))
+        return
+    table = Table("session", "anchor", "detector", "accounts", "why", title="bot-like activity")
+    for f in findings:
+        table.add_row(
+            str(f["session_id"]),
+            str(f["anchor_id"]),
+            f["detector"],
+            str(f["accounts"]),
+            f["detail"],
+        )
     console.print(table)

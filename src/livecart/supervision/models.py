@@ -200,6 +200,60 @@ class OverturnAlert(Base):
     terms: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+# ---------------------------------------------------------------- risk signals (issue 5, item 7)
+
+
+class ComplianceHit(Base):
+    """One rule hit or price-truth violation kept for the risk signals (migration 0011).
+
+    `source` says what was checked: product_title, product_description, chat (a host's
+    message) for the lexicon; original_price, flash_sale_price for price truth. `action` is
+    `block` (the text or claim was refused) or `warn` (accepted with a warning). `excerpt` is
+    the matched words (the lexicon term, or the claimed price against the lowest): never the
+    whole message. No foreign keys: it is a log that outlives what it names."""
+
+    __tablename__ = "supervision_compliance_hits"
+    __table_args__ = (
+        Index("ix_supervision_compliance_hits_brand", "brand_id", "at"),
+        Index("ix_supervision_compliance_hits_product", "product_id", "at"),
+        Index("ix_supervision_compliance_hits_anchor", "anchor_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(8))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    excerpt: Mapped[str] = mapped_column(String(200), default="")
+    brand_id: Mapped[int | None]
+    product_id: Mapped[int | None]
+    anchor_id: Mapped[int | None]
+    session_id: Mapped[int | None]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BotFinding(Base):
+    """What one bot-like detector found in one live session: how many accounts, and why.
+
+    Written by `risk_bots.detect_bot_activity` from the behaviour-event log; one row per
+    session and detector, replaced when the detector runs again. Counts only, no user ids."""
+
+    __tablename__ = "supervision_bot_findings"
+    __table_args__ = (
+        Index("ix_supervision_bot_findings_anchor", "anchor_id", "seen_at"),
+        Index("uq_supervision_bot_findings_session", "session_id", "detector", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int]
+    anchor_id: Mapped[int]
+    detector: Mapped[str] = mapped_column(String(32))
+    accounts: Mapped[int]
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    seen_at: Mapped[datetime]  # the first flagged event (the 90-day window counts from it)
+    detected_at: Mapped[datetime]
+
+
 # The audit log is append-only, enforced by the database itself. Migration 0008 creates the
 # same triggers; these listeners create them wherever `metadata.create_all` makes the table.
 # TRUNCATE (the table owner's maintenance, and the test set-up between tests) is not refused.

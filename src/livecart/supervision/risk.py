@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.core.clock import Clock
-from livecart.supervision.models import ConsumerReport, OverturnAlert, Sanction
+from livecart.supervision import risk_signals
+from livecart.supervision.models import (
+    BotFinding,
+    ComplianceHit,
+    ConsumerReport,
+    OverturnAlert,
+    Sanction,
+)
 from livecart.supervision.risk_schemas import (
     RiskContribution,
     RiskLevel,
@@ -36,11 +43,32 @@ class Signal:
 
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("return_rate", 30, 0.30, "share of paid orders returned (90 days)"),
-    Signal("complaint_rate", 25, 0.10, "share of paid orders with a fault complaint (90 days)"),
+    Signal("return_rate", 20, 0.30, "share of paid orders returned (90 days)"),
+    Signal("complaint_rate", 15, 0.10, "share of paid orders with a fault complaint (90 days)"),
     Signal("reports", 20, 5, "consumer reports not dismissed (actioned ones count twice)"),
     Signal("overturn_alerts", 10, 3, "overturn alerts in the anchor's sessions (90 days)"),
     Signal("warnings", 15, 3, "sanctions of any kind against the subject (90 days)"),
+    Signal(
+        "compliance_hits",
+        8,
+        10,
+        "compliance rule hits (90 days): refused host chat and product texts (each blocking "
+        "rule once), and warn hits of accepted product texts (once per field, rule and words)",
+    ),
+    Signal(
+        "price_truth",
+        7,
+        3,
+        "refused price claims (90 days): 'original price' above the 7-day lowest, flash-sale "
+        "price not below the 30-day lowest",
+    ),
+    Signal(
+        "bot_activity",
+        5,
+        20,
+        "bot-like accounts in the anchor's sessions (90 days): 300+ likes in a minute, or new "
+        "silent viewers joining 5+ within one second (per session and detector)",
+    ),
 )
 WEIGHTS_TOTAL = sum(signal.weight for signal in SIGNALS)  # 100
 REVIEW_AT = 50.0
@@ -60,8 +88,9 @@ def level_of(score: float) -> RiskLevel:
 async def _values(
     session: AsyncSession, *, subject_kind: RiskSubject, subject_id: int, since: datetime
 ) -> dict[str, float]:
-    # commerce imports catalog, which imports this domain's service: import at call time.
+    # commerce and live import this domain's service: import them at call time.
     from livecart.commerce import service as commerce
+    from livecart.live import service as live
 
     rates = {
         row.key: row
@@ -82,14 +111,10 @@ async def _values(
     )
     reports = sum(2 if status == "actioned" else 1 for status in report_rows)
     alerts = 0
+    bots = 0
     if subject_kind == "anchor":
-        # The anchor's sessions known to supervision: those its reports came from.
-        named = await session.scalars(
-            select(ConsumerReport.session_id).where(
-                ConsumerReport.anchor_id == subject_id, ConsumerReport.session_id.is_not(None)
-            )
-        )
-        sessions = {s for s in named if s is not None}
+        # Every session of the anchor's, from the live domain.
+        sessions = await live.anchor_session_ids(session, anchor_id=subject_id)
         if sessions:
             alerts = int(
                 await session.scalar(
@@ -99,6 +124,13 @@ async def _values(
                 )
                 or 0
             )
+        bots = await risk_signals.bot_accounts(session, anchor_id=subject_id, since=since)
+    hits = await risk_signals.count_hits(
+        session, subject_kind=subject_kind, subject_id=subject_id, since=since, price=False
+    )
+    price = await risk_signals.count_hits(
+        session, subject_kind=subject_kind, subject_id=subject_id, since=since, price=True
+    )
     sanctions = int(
         await session.scalar(
             select(func.count()).where(
@@ -115,6 +147,9 @@ async def _values(
         "reports": float(reports),
         "overturn_alerts": float(alerts),
         "warnings": float(sanctions),
+        "compliance_hits": float(hits),
+        "price_truth": float(price),
+        "bot_activity": float(bots),
     }
 
 
@@ -145,6 +180,65 @@ async def risk_score(
         level=level_of(score),
         contributions=contributions,
     )
+
+
+async def _subjects(
+    session: AsyncSession, *, subject_kind: RiskSubject, since: datetime
+) -> set[int]:
+    """Every brand, product or anchor that some signal names (the others score 0)."""
+    from livecart.commerce import service as commerce
+    from livecart.live import service as live
+
+    found = {
+        row.key
+        for row in await commerce.after_sales_rates(session, group_by=subject_kind, since=since)
+        if row.key is not None
+    }
+    report_column = {
+        "brand": ConsumerReport.brand_id,
+        "product": ConsumerReport.product_id,
+        "anchor": ConsumerReport.anchor_id,
+    }[subject_kind]
+    hit_column = {
+        "brand": ComplianceHit.brand_id,
+        "product": ComplianceHit.product_id,
+        "anchor": ComplianceHit.anchor_id,
+    }[subject_kind]
+    found.update(await session.scalars(select(report_column).where(report_column.is_not(None))))
+    found.update(
+        await session.scalars(
+            select(hit_column).where(hit_column.is_not(None), ComplianceHit.at >= since)
+        )
+    )
+    found.update(
+        await session.scalars(
+            select(Sanction.subject_id).where(
+                Sanction.subject_kind == subject_kind, Sanction.created_at >= since
+            )
+        )
+    )
+    if subject_kind == "anchor":
+        found.update(
+            await session.scalars(select(BotFinding.anchor_id).where(BotFinding.seen_at >= since))
+        )
+        alerted = set(
+            await session.scalars(select(OverturnAlert.session_id).where(OverturnAlert.at >= since))
+        )
+        for session_id in alerted:
+            found.add((await live.session_origin(session, session_id)).anchor_id)
+    return {int(subject) for subject in found if subject is not None}
+
+
+async def risk_scores(
+    session: AsyncSession, *, subject_kind: RiskSubject, now: datetime
+) -> list[RiskScoreOut]:
+    """The risk score of every brand, product or anchor some signal names, highest first."""
+    subjects = await _subjects(session, subject_kind=subject_kind, since=now - WINDOW)
+    scores = [
+        await risk_score(session, subject_kind=subject_kind, subject_id=subject_id, now=now)
+        for subject_id in sorted(subjects)
+    ]
+    return sorted(scores, key=lambda score: (-score.score, score.subject_id))
 
 
 async def apply_thresholds(

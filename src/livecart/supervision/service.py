@@ -721,6 +721,17 @@ from livecart.supervision.reports import list_reports as list_reports  # noqa: E
 from livecart.supervision.reports import triage_report as triage_report  # noqa: E402
 from livecart.supervision.risk import apply_thresholds as apply_thresholds  # noqa: E402
 from livecart.supervision.risk import risk_score as risk_score  # noqa: E402
+from livecart.supervision.risk import risk_scores as risk_scores  # noqa: E402
+from livecart.supervision.risk_signals import (  # noqa: E402
+    detect_bot_activity as detect_bot_activity,
+)
+from livecart.supervision.risk_signals import keep_refusal as keep_refusal  # noqa: E402
+from livecart.supervision.risk_signals import (  # noqa: E402
+    record_chat_refusal as record_chat_refusal,
+)
+from livecart.supervision.risk_signals import (  # noqa: E402
+    record_product_warnings as record_product_warnings,
+)
 from livecart.supervision.sanctions import Standing as Standing  # noqa: E402
 from livecart.supervision.sanctions import appeal_sanction as appeal_sanction  # noqa: E402
 from livecart.supervision.sanctions import audit_log as audit_log  # noqa: E402

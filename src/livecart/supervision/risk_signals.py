@@ -1,0 +1,421 @@
+"""The risk signals that need records of their own: compliance hits, price-truth violations
+and bot-like viewers or likes (issue 5, item 7; docs/supervision.md, "Risk scores").
+
+- Compliance hits and price-truth violations are rows of `supervision_compliance_hits`. Warn
+  hits of an accepted product text are written in the request's unit of work. A refused text
+  or price claim rolls its request back, so the API layer calls `keep_refusal` after the
+  rollback: it writes the hit in a unit of work of its own and commits it, and the request
+  then answers with the refusal as before. A refused host chat message is written in the chat
+  batch's transaction, which commits whatever the outcome of each message.
+- Bot-like activity is found in the behaviour-event log (`detect_bot_activity`) and kept as
+  one `supervision_bot_findings` row per session and detector (counts, no user ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecart.core.clock import Clock
+from livecart.core.db import UnitOfWork
+from livecart.core.errors import DomainError
+from livecart.supervision.models import BotFinding, ComplianceHit
+from livecart.supervision.schemas import FieldHit
+
+PRICE_SOURCES = ("original_price", "flash_sale_price")
+EXCERPT_CHARS = 200
+
+# Bot-like detectors (docs/supervision.md, "Bot-like viewers and likes").
+# A person tapping as fast as they can manages a few likes a second for a short while; the
+# hub already drops more than 10 a second per user. 300 within any 60 seconds means 5 a
+# second held for a whole minute: a script, not a thumb.
+LIKES_PER_MINUTE_BOT = 300
+# At least this many silent new viewers joining a session within one second of each other.
+JOIN_BURST_MIN = 5
+JOIN_BURST_SECONDS = 1.0
+# An account younger than this when it joined counts as new (anonymous viewers have none).
+NEW_ACCOUNT_AGE = timedelta(days=7)
+# A silent viewer did none of these in the session: chat, like, product_click, detail_view,
+# add_to_cart, order, payment (SILENT_JOINS_SQL).
+
+
+def _hit_row(
+    hit: FieldHit | Mapping[str, Any],
+    *,
+    at: datetime,
+    source: str | None = None,
+    brand_id: int | None,
+    product_id: int | None,
+    anchor_id: int | None,
+    session_id: int | None,
+) -> ComplianceHit:
+    data = hit.model_dump() if isinstance(hit, FieldHit) else dict(hit)
+    return ComplianceHit(
+        at=at,
+        source=source or str(data.get("kind") or data.get("field") or "text"),
+        action=str(data["action"]),
+        rule_id=str(data["rule_id"]),
+        excerpt=str(data.get("text", ""))[:EXCERPT_CHARS],
+        brand_id=brand_id,
+        product_id=product_id,
+        anchor_id=anchor_id,
+        session_id=session_id,
+        details={},
+    )
+
+
+async def record_product_warnings(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    hits: Sequence[FieldHit],
+    brand_id: int,
+    product_id: int,
+) -> int:
+    """Keep the warn-only hits of an accepted product title or description; a hit already kept
+    for the product (same field, rule and words) is not kept again. Returns the rows added."""
+    warned = [hit for hit in hits if hit.action == "warn"]
+    if not warned:
+        return 0
+    kept = {
+        (row.source, row.rule_id, row.excerpt)
+        for row in await session.scalars(
+            select(ComplianceHit).where(
+                ComplianceHit.product_id == product_id, ComplianceHit.action == "warn"
+            )
+        )
+    }
+    added = 0
+    for hit in warned:
+        key = (hit.kind, hit.rule_id, hit.text[:EXCERPT_CHARS])
+        if key in kept:
+            continue
+        kept.add(key)
+        session.add(
+            _hit_row(
+                hit,
+                at=clock.now(),
+                brand_id=brand_id,
+                product_id=product_id,
+                anchor_id=None,
+                session_id=None,
+            )
+        )
+        added += 1
+    await session.flush()
+    return added
+
+
+async def record_chat_refusal(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    refused: DomainError,
+    anchor_id: int,
+    session_id: int,
+) -> None:
+    """Keep the blocking hits of a host's refused chat message (in the chat batch)."""
+    for hit in (refused.details or {}).get("hits", []):
+        if hit.get("action") == "block":
+            session.add(
+                _hit_row(
+                    hit,
+                    at=now,
+                    source="chat",
+                    brand_id=None,
+                    product_id=None,
+                    anchor_id=anchor_id,
+                    session_id=session_id,
+                )
+            )
+
+
+async def _record_refusal(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    refused: DomainError,
+    brand_id: int | None,
+    product_id: int | None,
+    sku_id: int | None,
+    session_id: int | None,
+) -> int:
+    # Other domains import supervision's service: reach them at call time.
+    from livecart.catalog import service as catalog
+    from livecart.live import service as live
+
+    anchor_id = None
+    if sku_id is not None:
+        snapshot = (await catalog.sku_snapshots(session, [sku_id])).get(sku_id)
+        if snapshot is not None:
+            product_id, brand_id = snapshot.product_id, snapshot.brand_id
+    if product_id is not None and brand_id is None:
+        card = (await catalog.product_cards(session, [product_id])).get(product_id)
+        brand_id = card.brand.id if card is not None else None
+    if session_id is not None:
+        try:
+            anchor_id = (await live.session_origin(session, session_id)).anchor_id
+        except DomainError:
+            session_id = None
+    details = dict(refused.details or {})
+    rows: list[ComplianceHit] = []
+    place: dict[str, Any] = {
+        "brand_id": brand_id,
+        "product_id": product_id,
+        "anchor_id": anchor_id,
+        "session_id": session_id,
+    }
+    if refused.code == "compliance_blocked":
+        rows = [
+            _hit_row(hit, at=now, **place)
+            for hit in details.get("hits", [])
+            if hit.get("action") == "block"
+        ]
+    elif refused.code in ("original_price_not_supported", "price_not_lowest"):
+        source = (
+            "original_price"
+            if refused.code == "original_price_not_supported"
+            else ("flash_sale_price")
+        )
+        claimed = details.get("original_price", details.get("price"))
+        rows = [
+            ComplianceHit(
+                at=now,
+                source=source,
+                action="block",
+                rule_id=refused.code,
+                excerpt=(
+                    f"{claimed} against lowest {details.get('lowest_price_7d')} (7 days), "
+                    f"{details.get('lowest_price_30d')} (30 days)"
+                ),
+                details={k: v for k, v in details.items() if isinstance(v, int)}
+                | ({"sku_id": sku_id} if sku_id is not None else {}),
+                **place,
+            )
+        ]
+    session.add_all(rows)
+    await session.flush()
+    return len(rows)
+
+
+async def keep_refusal(
+    new_unit_of_work: Callable[[], UnitOfWork],
+    *,
+    clock: Clock,
+    refused: DomainError,
+    brand_id: int | None = None,
+    product_id: int | None = None,
+    sku_id: int | None = None,
+    session_id: int | None = None,
+) -> int:
+    """Record a refused product text (`compliance_blocked`) or price claim
+    (`original_price_not_supported`, `price_not_lowest`) in a unit of work of its own, after
+    the request's was rolled back; returns the rows kept. The subject is resolved from the SKU
+    (product and brand), the product (brand) and the session (anchor)."""
+    async with new_unit_of_work() as uow:
+        kept = await _record_refusal(
+            uow.session,
+            now=clock.now(),
+            refused=refused,
+            brand_id=brand_id,
+            product_id=product_id,
+            sku_id=sku_id,
+            session_id=session_id,
+        )
+        await uow.commit()
+    return kept
+
+
+async def count_hits(
+    session: AsyncSession,
+    *,
+    subject_kind: str,
+    subject_id: int,
+    since: datetime,
+    price: bool,
+) -> int:
+    """Compliance hits (price=False) or price-truth violations (price=True) of a brand,
+    product or anchor since a time."""
+    column = {
+        "brand": ComplianceHit.brand_id,
+        "product": ComplianceHit.product_id,
+        "anchor": ComplianceHit.anchor_id,
+    }[subject_kind]
+    sources = ComplianceHit.source.in_(PRICE_SOURCES)
+    rows = await session.scalars(
+        select(ComplianceHit.id).where(
+            column == subject_id,
+            ComplianceHit.at >= since,
+            sources if price else ~sources,
+        )
+    )
+    return len(list(rows))
+
+
+async def bot_accounts(session: AsyncSession, *, anchor_id: int, since: datetime) -> int:
+    """Accounts flagged bot-like in the anchor's sessions since a time (each session and
+    detector counted apart)."""
+    rows = await session.scalars(
+        select(BotFinding.accounts).where(
+            BotFinding.anchor_id == anchor_id, BotFinding.seen_at >= since
+        )
+    )
+    return sum(rows)
+
+
+# ---------------------------------------------------------------- bot-like viewers and likes
+
+
+LIKE_BURSTS_SQL = """
+WITH likes AS (
+    SELECT session_id, anchor_id, occurred_at,
+           coalesce(CAST(consumer_id AS VARCHAR), 'anon:' || anonymous_id) AS who
+    FROM events
+    WHERE event_type = 'like' AND source = 'server' AND occurred_at >= to_timestamp(?)
+      AND session_id IS NOT NULL AND anchor_id IS NOT NULL
+      AND (consumer_id IS NOT NULL OR anonymous_id IS NOT NULL)
+), windows AS (
+    SELECT session_id, anchor_id, who, occurred_at,
+           count(*) OVER (
+               PARTITION BY session_id, who ORDER BY occurred_at
+               RANGE BETWEEN CURRENT ROW AND INTERVAL 59.999 SECONDS FOLLOWING
+           ) AS in_a_minute
+    FROM likes
+), bots AS (
+    SELECT session_id, anchor_id, who, max(in_a_minute) AS likes, min(occurred_at) AS first_at
+    FROM windows
+    WHERE in_a_minute >= ?
+    GROUP BY session_id, anchor_id, who
+)
+SELECT session_id, anchor_id, count(*) AS accounts, epoch_ms(min(first_at)) AS seen_at,
+       max(likes) AS peak
+FROM bots
+GROUP BY session_id, anchor_id
+""".strip()
+
+SILENT_JOINS_SQL = """
+WITH joins AS (
+    SELECT session_id, anchor_id, consumer_id,
+           coalesce(CAST(consumer_id AS VARCHAR), 'anon:' || anonymous_id) AS who,
+           min(occurred_at) AS joined_at
+    FROM events
+    WHERE event_type = 'join' AND source = 'server' AND occurred_at >= to_timestamp(?)
+      AND session_id IS NOT NULL AND anchor_id IS NOT NULL
+      AND (consumer_id IS NOT NULL OR anonymous_id IS NOT NULL)
+    GROUP BY ALL
+), active AS (
+    SELECT DISTINCT session_id,
+           coalesce(CAST(consumer_id AS VARCHAR), 'anon:' || anonymous_id) AS who
+    FROM events
+    WHERE event_type IN ('chat', 'like', 'product_click', 'detail_view', 'add_to_cart',
+                         'order', 'payment')
+      AND occurred_at >= to_timestamp(?) AND session_id IS NOT NULL
+)
+SELECT j.session_id, j.anchor_id, j.consumer_id, j.who, epoch_ms(j.joined_at) AS joined_at
+FROM joins AS j
+ANTI JOIN active AS a ON a.session_id = j.session_id AND a.who = j.who
+ORDER BY j.session_id, j.joined_at
+""".strip()
+
+
+def _utc(epoch_ms: int) -> datetime:
+    # Times cross DuckDB as epoch milliseconds: its time-zone-aware values need pytz.
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+
+
+def _join_bursts(
+    joins: Iterable[tuple[int, int, datetime]],
+) -> dict[tuple[int, int], tuple[int, datetime]]:
+    """(session, anchor) -> (accounts, first join) of the joins that fell within
+    JOIN_BURST_SECONDS of at least JOIN_BURST_MIN - 1 others; `joins` sorted by time."""
+    per_session: dict[tuple[int, int], list[datetime]] = {}
+    for session_id, anchor_id, joined_at in joins:
+        per_session.setdefault((session_id, anchor_id), []).append(joined_at)
+    found: dict[tuple[int, int], tuple[int, datetime]] = {}
+    span = timedelta(seconds=JOIN_BURST_SECONDS)
+    for key, times in per_session.items():
+        flagged: set[int] = set()
+        start = 0
+        for end in range(len(times)):
+            while times[end] - times[start] > span:
+                start += 1
+            if end - start + 1 >= JOIN_BURST_MIN:
+                flagged.update(range(start, end + 1))
+        if flagged:
+            found[key] = (len(flagged), times[min(flagged)])
+    return found
+
+
+async def detect_bot_activity(
+    session: AsyncSession, *, event_log: Path, clock: Clock, since: datetime
+) -> list[dict[str, Any]]:
+    """Run the bot-like detectors over the event log since a time and keep one finding per
+    session and detector (replacing the last run's); returns the findings."""
+    from livecart.accounts import service as accounts
+    from livecart.events import service as events
+    from livecart.events.errors import EventLogEmpty
+
+    try:
+        connection = events.open_log(event_log)
+    except EventLogEmpty:
+        return []
+    with connection:
+        start = since.timestamp()
+        likes = connection.execute(LIKE_BURSTS_SQL, [start, LIKES_PER_MINUTE_BOT]).fetchall()
+        silent = connection.execute(SILENT_JOINS_SQL, [start, start]).fetchall()
+    ages: dict[int, datetime] = {}
+    for consumer_id in {row[2] for row in silent if row[2] is not None}:
+        try:
+            ages[consumer_id] = (await accounts.get_user(session, int(consumer_id))).created_at
+        except DomainError:
+            continue
+    new_silent = [
+        (int(sid), int(aid), _utc(joined_at))
+        for sid, aid, consumer_id, _who, joined_at in silent
+        if consumer_id is None
+        or (consumer_id in ages and _utc(joined_at) - ages[consumer_id] < NEW_ACCOUNT_AGE)
+    ]
+    findings: list[dict[str, Any]] = [
+        {
+            "session_id": int(sid),
+            "anchor_id": int(aid),
+            "detector": "like_burst",
+            "accounts": int(accounts_n),
+            "seen_at": _utc(seen_at),
+            "detail": (
+                f"{accounts_n} account(s) liked {LIKES_PER_MINUTE_BOT}+ times within 60 s "
+                f"(most: {peak})"
+            ),
+        }
+        for sid, aid, accounts_n, seen_at, peak in likes
+    ]
+    for (sid, aid), (count, first) in _join_bursts(new_silent).items():
+        findings.append(
+            {
+                "session_id": sid,
+                "anchor_id": aid,
+                "detector": "join_burst",
+                "accounts": count,
+                "seen_at": first,
+                "detail": (
+                    f"{count} new, silent viewer(s) joined within {JOIN_BURST_SECONDS:g} s of "
+                    f"{JOIN_BURST_MIN - 1}+ others"
+                ),
+            }
+        )
+    now = clock.now()
+    for finding in findings:
+        await session.execute(
+            delete(BotFinding).where(
+                BotFinding.session_id == finding["session_id"],
+                BotFinding.detector == finding["detector"],
+            )
+        )
+        session.add(BotFinding(**finding, detected_at=now))
+    await session.flush()
+    return findings
