@@ -144,9 +144,11 @@ def test_risk_dashboard_shows_the_services_scores_and_acts_from_the_review_queue
     world = risk.world
     subjects = subjects_of(risk)
     scores = computed_scores(live_server, subjects)
-    # The seeded complaints and reports put the brand and the product in the review queue.
-    assert scores[("product", world.product_id)].level in ("review", "act"), scores
-    assert scores[("brand", world.brand_id)].level in ("review", "act"), scores
+    # The seeded complaints and reports put the brand and the product in the review queue (if
+    # the weights in supervision/risk.py change so that they do not, seed more in risk_world).
+    queued_by_seed: list[Subject] = [("product", world.product_id), ("brand", world.brand_id)]
+    for subject in queued_by_seed:
+        assert scores[subject].level in ("review", "act"), f"seed below review: {scores[subject]}"
 
     context = new_context(viewport={"width": 1360, "height": 1100})
     context.set_default_timeout(30_000)  # the shared machine is slow at times
