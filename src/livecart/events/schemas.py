@@ -8,13 +8,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
-import pyarrow as pa
 from pydantic import Field, field_validator
 
 from livecart.core.schemas import InputModel, OutputModel
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    EVENT_ARROW_SCHEMA: pa.Schema
 
 
 class EventType(StrEnum):
@@ -35,28 +40,41 @@ class EventType(StrEnum):
     RETURN = "return"
 
 
-EVENT_ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("event_id", pa.string(), nullable=False),
-        pa.field("event_type", pa.string(), nullable=False),
-        pa.field("occurred_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("consumer_id", pa.int64()),
-        pa.field("anonymous_id", pa.string()),
-        pa.field("session_id", pa.int64()),
-        pa.field("room_id", pa.int64()),
-        pa.field("anchor_id", pa.int64()),
-        pa.field("product_id", pa.int64()),
-        pa.field("sku_id", pa.int64()),
-        pa.field("order_id", pa.int64()),
-        pa.field("quantity", pa.int64()),
-        pa.field("amount", pa.int64()),
-        pa.field("currency", pa.string()),
-        pa.field("watch_seconds", pa.float64()),
-        pa.field("text", pa.string()),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("properties", pa.string()),
-    ]
-)
+@cache
+def event_arrow_schema() -> pa.Schema:
+    """The Parquet log's Arrow schema (`EVENT_ARROW_SCHEMA`), built on first use."""
+    # pyarrow takes a quarter of a second to import; the app needs it only to write the log.
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("event_id", pa.string(), nullable=False),
+            pa.field("event_type", pa.string(), nullable=False),
+            pa.field("occurred_at", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("consumer_id", pa.int64()),
+            pa.field("anonymous_id", pa.string()),
+            pa.field("session_id", pa.int64()),
+            pa.field("room_id", pa.int64()),
+            pa.field("anchor_id", pa.int64()),
+            pa.field("product_id", pa.int64()),
+            pa.field("sku_id", pa.int64()),
+            pa.field("order_id", pa.int64()),
+            pa.field("quantity", pa.int64()),
+            pa.field("amount", pa.int64()),
+            pa.field("currency", pa.string()),
+            pa.field("watch_seconds", pa.float64()),
+            pa.field("text", pa.string()),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("properties", pa.string()),
+        ]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """`EVENT_ARROW_SCHEMA`, built on first access (a module `__getattr__`, PEP 562)."""
+    if name == "EVENT_ARROW_SCHEMA":
+        return event_arrow_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,7 @@ class BehaviourEvent:
     def to_row(self) -> dict[str, Any]:
         """The Parquet row of this event."""
         row = {
-            name: getattr(self, name) for name in EVENT_ARROW_SCHEMA.names if name != "properties"
+            name: getattr(self, name) for name in event_arrow_schema().names if name != "properties"
         }
         row["event_type"] = self.event_type.value
         row["properties"] = (

@@ -11,10 +11,6 @@ from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from livecart.accounts.schemas import Identity
 from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
@@ -234,6 +230,10 @@ def erase_consumer_events(root: Path, consumer_ids: Collection[int], fields: lis
     workers, a retry) from rewriting the same file from the same old copy. Only the
     `consumer_id` column of the other files is read.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     files = log_files(root)
     if not files or not consumer_ids:
         return 0
@@ -264,6 +264,8 @@ def erase_consumer_events(root: Path, consumer_ids: Collection[int], fields: lis
 
 
 def _replace_file(path: Path, table: Any) -> None:
+    import pyarrow.parquet as pq
+
     tmp = path.with_name(f".{path.name}.erase.tmp")
     try:
         with tmp.open("wb") as handle:

@@ -18,10 +18,7 @@ from datetime import UTC, date
 from pathlib import Path
 from typing import Protocol
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from livecart.events.schemas import EVENT_ARROW_SCHEMA, BehaviourEvent
+from livecart.events.schemas import BehaviourEvent
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +47,11 @@ def _part_file(folder: Path, events: Sequence[BehaviourEvent], tag: str, fsync: 
 
     The final name is the temporary name without the leading dot and the `.tmp` suffix.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from livecart.events.schemas import EVENT_ARROW_SCHEMA
+
     ordered = sorted(events, key=lambda e: e.occurred_at)
     table = pa.Table.from_pylist([e.to_row() for e in ordered], schema=EVENT_ARROW_SCHEMA)
     first = ordered[0].occurred_at.astimezone(UTC).strftime("%H%M%S%f")

@@ -10,15 +10,14 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Identity, PersonalRows
-from livecart.insights import clv, portrait_store, reports
-from livecart.insights.clv import Array, BgNbd, GammaGamma
+from livecart.insights import reports
 from livecart.insights.models import (
     ConsumerAffinity,
     ConsumerPortrait,
@@ -33,21 +32,20 @@ from livecart.insights.schemas import (
     PortraitOut,
     TrackingWeek,
 )
-from livecart.insights.transactions import (
-    DAYS_PER_WEEK,
-    SHOWN_PROBLEMS,
-    CalibrationSummary,
-    Layout,
-    LineProblem,
-    Progress,
-    SummaryFile,
-    TransactionLog,
-    holdout_days,
-    problems_error,
-    read_summary,
-    read_transactions,
-    repeat_days_since,
-)
+
+# numpy, SciPy and pyarrow (the models, the transaction readers, the portrait store) are
+# imported by the functions that use them: the app imports this module (privacy, the API,
+# the dashboards) and must start without them.
+if TYPE_CHECKING:
+    from livecart.insights.clv import Array, BgNbd, GammaGamma
+    from livecart.insights.transactions import (
+        CalibrationSummary,
+        Layout,
+        LineProblem,
+        Progress,
+        SummaryFile,
+        TransactionLog,
+    )
 
 SCORE_COLUMNS = ("customer_id", "p_alive", "expected_purchases", "expected_value")
 
@@ -65,11 +63,16 @@ class Scores:
 
 
 def _shown(problems: list[LineProblem]) -> list[LineProblemOut]:
+    from livecart.insights.transactions import SHOWN_PROBLEMS
+
     return [LineProblemOut(line=p.line, message=p.message) for p in problems[:SHOWN_PROBLEMS]]
 
 
 def fit_summary_file(path: Path, *, skip_bad_lines: bool = False) -> tuple[BgNbd, SummaryFile]:
     """Fit BG/NBD to an `ID,frequency,recency,T` file; bad lines fail unless skipped."""
+    from livecart.insights import clv
+    from livecart.insights.transactions import problems_error, read_summary
+
     summary = read_summary(path)
     if summary.problems and not skip_bad_lines:
         raise problems_error(path, summary.problems)
@@ -80,6 +83,8 @@ def read_log(
     path: Path, *, layout: Layout, skip_bad_lines: bool = False, progress: Progress | None = None
 ) -> tuple[TransactionLog, InputReport]:
     """Read a transactions file; bad lines fail unless skipped (then they are reported)."""
+    from livecart.insights.transactions import problems_error, read_transactions
+
     log = read_transactions(path, layout=layout, progress=progress)
     if log.problems and not skip_bad_lines:
         raise problems_error(path, log.problems)
@@ -97,6 +102,9 @@ def read_log(
 
 def score_customers(summary: CalibrationSummary, *, horizon_days: int) -> Scores:
     """Fit BG/NBD and Gamma-Gamma on the calibration summary and score every customer."""
+    from livecart.insights import clv
+    from livecart.insights.transactions import DAYS_PER_WEEK
+
     x, tx, age = summary.frequency, summary.recency, summary.age
     bgnbd = clv.fit_bgnbd(x, tx, age)
     spend = clv.fit_gamma_gamma(x, summary.mean_spend)
@@ -136,6 +144,11 @@ def _tracking(
 ) -> list[TrackingWeek]:
     """Weekly cumulative repeat purchases: actual, the model from each first purchase on,
     and (after calibration) the forecast conditional on each customer's calibration history."""
+    import numpy as np
+
+    from livecart.insights import clv
+    from livecart.insights.transactions import DAYS_PER_WEEK, repeat_days_since
+
     start = min(summary.first_day)
     last = (summary.calibration_end - start).days + horizon_days  # offset of the last day
     calibration_last = (summary.calibration_end - start).days
@@ -181,6 +194,11 @@ def holdout_report(
     chart: Path | None = None,
 ) -> HoldoutReport:
     """Calibrate BG/NBD, forecast the next horizon_days, and compare with the actual purchases."""
+    import numpy as np
+
+    from livecart.insights import clv
+    from livecart.insights.transactions import DAYS_PER_WEEK, holdout_days
+
     x, tx, age = summary.frequency, summary.recency, summary.age
     bgnbd = clv.fit_bgnbd(x, tx, age)
     forecast = clv.expected_purchases(bgnbd, horizon_days / DAYS_PER_WEEK, x, tx, age)
@@ -224,6 +242,8 @@ async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
 
 async def get_portrait(session: AsyncSession, *, user_id: int) -> PortraitOut:
     """A consumer's stored portrait, or portrait_not_found."""
+    from livecart.insights import portrait_store
+
     return await portrait_store.get_portrait(session, user_id=user_id)
 
 
@@ -231,6 +251,8 @@ async def list_portraits(
     session: AsyncSession, *, tag: str | None = None, limit: int = 50
 ) -> list[PortraitOut]:
     """Stored portraits, biggest spenders first; with a tag, only those carrying it."""
+    from livecart.insights import portrait_store
+
     return await portrait_store.list_portraits(session, tag=tag, limit=limit)
 
 
@@ -239,6 +261,8 @@ async def portrait_for_personalisation(
 ) -> PortraitOut | None:
     """The portrait to rank or target with, or None when the consumer switched
     personalisation off or has no portrait yet: callers must then not personalise."""
+    from livecart.insights import portrait_store
+
     return await portrait_store.portrait_for_personalisation(session, user_id=user_id)
 
 
