@@ -5,7 +5,6 @@ top signal and a sanction form), the report triage queue, sanctions and the audi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,18 +13,15 @@ from starlette.responses import Response
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Identity, Role
 from livecart.catalog import service as catalog
-from livecart.commerce import service as commerce
 from livecart.core.errors import NotFound
 from livecart.core.http import UoW, container_of
 from livecart.supervision import service as supervision
 from livecart.supervision.risk_schemas import (
     SANCTION_SUBJECTS,
-    ReportOut,
     ReportStatus,
     RiskContribution,
     RiskScoreOut,
     RiskSubject,
-    SanctionOut,
 )
 from livecart.web.dependencies import PageUser, login_redirect
 from livecart.web.pages import PageRoute, gate
@@ -33,10 +29,8 @@ from livecart.web.rendering import render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
-# How far back after-sales rates name candidates (the risk score's own window is 90 days).
-CANDIDATE_WINDOW = timedelta(days=90)
-# Scores computed per page view (each is a handful of queries).
-MAX_SCORED = 60
+# Subjects drawn in the chart and the score table (the review queue lists all at review/act).
+MAX_SHOWN = 30
 QUEUE_LEVELS = ("review", "act")
 RISK_SUBJECTS: tuple[RiskSubject, ...] = ("brand", "product", "anchor")
 
@@ -64,40 +58,6 @@ def sanction_kinds_for(subject_kind: RiskSubject) -> list[str]:
 def top_signal(score: RiskScoreOut) -> RiskContribution:
     """The signal that gives the most points (the first of equals, in the score's order)."""
     return max(score.contributions, key=lambda c: c.contribution)
-
-
-async def _candidates(
-    session: AsyncSession,
-    *,
-    now: datetime,
-    reports: list[ReportOut],
-    sanctions: list[SanctionOut],
-) -> list[tuple[RiskSubject, int]]:
-    """Subjects worth scoring: named in reports not dismissed or in sanctions, or with paid
-    orders returned or complained about in the window; report and sanction subjects first."""
-    subjects: dict[tuple[RiskSubject, int], None] = {}
-    for report in reports:
-        if report.status == ReportStatus.dismissed:
-            continue
-        if report.anchor_id is not None:
-            subjects[("anchor", report.anchor_id)] = None
-        if report.product_id is not None:
-            subjects[("product", report.product_id)] = None
-        if report.brand_id is not None:
-            subjects[("brand", report.brand_id)] = None
-    for sanction in sanctions:
-        kind = sanction.subject_kind.value
-        for subject in RISK_SUBJECTS:
-            if kind == subject:
-                subjects[(subject, sanction.subject_id)] = None
-    for subject in RISK_SUBJECTS:
-        rates = await commerce.after_sales_rates(
-            session, group_by=subject, since=now - CANDIDATE_WINDOW
-        )
-        for rate in sorted(rates, key=lambda r: -(r.return_rate + r.complaint_rate)):
-            if rate.returns or rate.complaints:
-                subjects[(subject, rate.key)] = None
-    return list(subjects)[:MAX_SCORED]
 
 
 async def _name(
@@ -138,15 +98,10 @@ async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response
     queue = [r for r in reports if r.status in (ReportStatus.new, ReportStatus.in_review)]
     queue.sort(key=lambda r: (r.status != ReportStatus.new, -r.id))
     sanctions = await supervision.list_sanctions(uow.session, clock=clock, actor=user, limit=50)
+    # Every brand, product and anchor that some risk signal names (supervision decides which).
     scores: list[RiskScoreOut] = []
-    for kind, subject_id in await _candidates(
-        uow.session, now=now, reports=reports, sanctions=sanctions
-    ):
-        scores.append(
-            await supervision.risk_score(
-                uow.session, subject_kind=kind, subject_id=subject_id, now=now
-            )
-        )
+    for kind in RISK_SUBJECTS:
+        scores.extend(await supervision.risk_scores(uow.session, subject_kind=kind, now=now))
     scores.sort(key=lambda s: (-s.score, s.subject_kind, s.subject_id))
     review = [
         QueueEntry(
@@ -167,8 +122,9 @@ async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response
     ]
     context = {
         "alerts": await supervision.recent_alerts(uow.session, limit=20),
-        "scores": scores,
-        "chart": [s.model_dump(mode="json") for s in scores],
+        "scores": scores[:MAX_SHOWN],
+        "scored": len(scores),
+        "chart": [s.model_dump(mode="json") for s in scores[:MAX_SHOWN]],
         "review": review,
         "queue": queue,
         "sanctions": sanctions,
