@@ -196,8 +196,17 @@ async def test_bot_like_likes_and_join_bursts_count_for_the_anchor_of_the_sessio
     client: httpx.AsyncClient, container: Container, any_backend: str
 ) -> None:
     operator = await auth(client, container, await make_user(container, Role.operator))
-    session_id, anchor_id, _ = await live_session(client, container)
+    session_id, anchor_id, anchor = await live_session(client, container)
     other_session, other_anchor, _ = await live_session(client, container)
+    r = await client.post(f"{API}/rooms", json={"title": "Second room"}, headers=anchor)
+    assert r.status_code == 201, r.text
+    room_id, later = r.json()["id"], []
+    for title in ("Tuesday", "Friday"):
+        r = await client.post(
+            f"{API}/rooms/{room_id}/sessions", json={"title": title}, headers=anchor
+        )
+        assert r.status_code == 201, r.text
+        later.append(int(r.json()["id"]))
     now = container.clock.now()
     liker, human = await make_user(container), await make_user(container)
     where = {"session_id": session_id, "anchor_id": anchor_id}
@@ -255,6 +264,22 @@ async def test_bot_like_likes_and_join_bursts_count_for_the_anchor_of_the_sessio
                 **elsewhere,
             }
         )
+    # One account watches three of the anchor's sessions for 120 s each, to the second: a
+    # timer. A person watches the same three for 120, 300 and 45 s.
+    steady, person = await make_user(container), await make_user(container)
+    for uid, spans in ((steady, (120, 120, 120)), (person, (120, 300, 45))):
+        for sid, seconds in zip((session_id, *later), spans, strict=True):
+            rows += [
+                {
+                    "type": EventType.HEARTBEAT,
+                    "occurred_at": now + timedelta(seconds=k + 1),
+                    "consumer_id": uid,
+                    "watch_seconds": part,
+                    "session_id": sid,
+                    "anchor_id": anchor_id,
+                }
+                for k, part in enumerate((seconds / 2, seconds / 2))
+            ]
     await _log(container, *rows)
 
     async def detect() -> list[dict[str, Any]]:
@@ -272,9 +297,14 @@ async def test_bot_like_likes_and_join_bursts_count_for_the_anchor_of_the_sessio
     assert sorted((f["session_id"], f["detector"], f["accounts"]) for f in found) == [
         (session_id, "join_burst", 6),
         (session_id, "like_burst", 1),
+        (session_id, "steady_watch", 1),
+        (later[0], "steady_watch", 1),
+        (later[1], "steady_watch", 1),
     ]
     await detect()  # a second run replaces its findings: nothing counts twice
-    _check((await _score(client, operator, "anchor", anchor_id))["bot_activity"], "bot_activity", 7)
+    _check(
+        (await _score(client, operator, "anchor", anchor_id))["bot_activity"], "bot_activity", 10
+    )
     _check(
         (await _score(client, operator, "anchor", other_anchor))["bot_activity"], "bot_activity", 0
     )
@@ -346,6 +376,11 @@ def test_livecart_risk_scores_prints_contributions_as_json(tmp_path: Path) -> No
 
     result = runner.invoke(app, ["risk", "scores", "--kind", "anchor", "--json"], env=env)
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+    result = runner.invoke(app, ["risk", "scores", "--apply", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert [(s["subject_id"], s["level"], s["action"]) for s in json.loads(result.stdout)] == [
+        (7, "low", None)
+    ]
     result = runner.invoke(app, ["risk", "scores"], env=env)
     assert result.exit_code == 0 and "brand 7" in result.stdout
     result = runner.invoke(app, ["risk", "detect-bots", "--json"], env=env)

@@ -162,6 +162,12 @@ def risk_scores_command(
         list[RiskKind] | None,
         typer.Option("--kind", help="brand, product or anchor (repeat it; default: all three)."),
     ] = None,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply", help="Act on the thresholds: warn subjects at level act (audited)."
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Every brand, product or anchor some risk signal names: score, level and what each
@@ -169,18 +175,32 @@ def risk_scores_command(
     from livecart.supervision import risk
 
     kinds = list(dict.fromkeys(kind or list(RiskKind)))
-    now = SystemClock().now()
+    clock = SystemClock()
+    now = clock.now()
 
-    async def job(uow: UnitOfWork) -> list[RiskScoreOut]:
-        found: list[RiskScoreOut] = []
+    async def job(uow: UnitOfWork) -> list[tuple[RiskScoreOut, str | None]]:
+        found: list[tuple[RiskScoreOut, str | None]] = []
         for one in kinds:
-            found += await risk.risk_scores(uow.session, subject_kind=one.value, now=now)
+            for score in await risk.risk_scores(uow.session, subject_kind=one.value, now=now):
+                action = None
+                if apply:
+                    action = await risk.apply_thresholds(uow.session, clock=clock, score=score)
+                found.append((score, action))
+        await uow.commit()
         return found
 
-    scores = _in_unit_of_work(job)
+    results = _in_unit_of_work(job)
+    scores = [score for score, _ in results]
     if as_json:
-        typer.echo(json.dumps([s.model_dump(mode="json") for s in scores], ensure_ascii=False))
+        rows = [
+            score.model_dump(mode="json") | ({"action": action} if apply else {})
+            for score, action in results
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False))
         return
+    for score, action in results:
+        if action is not None:
+            console.print(f"{score.subject_kind} {score.subject_id}: {action}")
     if not scores:
         console.print("no subject has a risk signal")
         return

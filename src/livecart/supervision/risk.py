@@ -66,8 +66,9 @@ SIGNALS: tuple[Signal, ...] = (
         "bot_activity",
         5,
         20,
-        "bot-like accounts in the anchor's sessions (90 days): 300+ likes in a minute, or new "
-        "silent viewers joining 5+ within one second (per session and detector)",
+        "bot-like accounts in the anchor's sessions (90 days), per session and detector: 300+ "
+        "likes within 60 s; 5+ new silent viewers joining within 1 s; the same watch time "
+        "(within 1 s) in 3+ of the anchor's sessions",
     ),
 )
 WEIGHTS_TOTAL = sum(signal.weight for signal in SIGNALS)  # 100
@@ -266,6 +267,10 @@ async def apply_thresholds(
         subject_kind=SubjectKind(score.subject_kind),
         subject_id=score.subject_id,
         reason=f"risk score {score.score:.0f} of 100, mostly {top.signal}",
-        details={"score": score.score, "top_signal": top.signal},
+        details={
+            "score": score.score,
+            "top_signal": top.signal,
+            "contributions": {c.signal: c.contribution for c in score.contributions},
+        },
     )
     return "warned"

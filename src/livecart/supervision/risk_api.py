@@ -291,6 +291,15 @@ async def triage(
     "/risk/{subject_kind}/{subject_id}",
     response_model=RiskScoreOut,
     summary="A brand's, product's or anchor's risk score with each signal's share (operator)",
+    description=(
+        "Each signal gives weight x min(value / saturation, 1) points (90 days): return_rate, "
+        "complaint_rate, reports, overturn_alerts (every session of the anchor), warnings, "
+        "compliance_hits (refused host chat and product texts, warn hits of product texts), "
+        "price_truth (refused 'original price' claims and flash prices), bot_activity "
+        "(bot-like accounts in the anchor's sessions, from `livecart risk detect-bots`). "
+        "Each contribution's `detail` says what its value counts; they add up to `score` "
+        "(0-100). Levels: low < 25 <= watch < 50 <= review < 75 <= act."
+    ),
 )
 async def risk(
     subject_kind: RiskSubject,

@@ -40,6 +40,12 @@ JOIN_BURST_MIN = 5
 JOIN_BURST_SECONDS = 1.0
 # An account younger than this when it joined counts as new (anonymous viewers have none).
 NEW_ACCOUNT_AGE = timedelta(days=7)
+# Watch with no spread: an account that watched at least STEADY_SESSIONS of one anchor's
+# sessions, each for the same time (all within STEADY_SPREAD_SECONDS, and at least
+# STEADY_MIN_SECONDS), is a script that leaves on a timer; people's watch times vary.
+STEADY_SESSIONS = 3
+STEADY_SPREAD_SECONDS = 1.0
+STEADY_MIN_SECONDS = 30.0
 # A silent viewer did none of these in the session: chat, like, product_click, detail_view,
 # add_to_cart, order, payment (SILENT_JOINS_SQL).
 
@@ -323,6 +329,31 @@ ORDER BY j.session_id, j.joined_at
 """.strip()
 
 
+STEADY_WATCHERS_SQL = """
+WITH dwell AS (
+    SELECT session_id, anchor_id,
+           coalesce(CAST(consumer_id AS VARCHAR), 'anon:' || anonymous_id) AS who,
+           sum(watch_seconds) AS seconds, min(occurred_at) AS first_at
+    FROM events
+    WHERE event_type IN ('heartbeat', 'leave') AND source = 'server'
+      AND watch_seconds IS NOT NULL AND occurred_at >= to_timestamp(?)
+      AND session_id IS NOT NULL AND anchor_id IS NOT NULL
+      AND (consumer_id IS NOT NULL OR anonymous_id IS NOT NULL)
+    GROUP BY ALL
+), steady AS (
+    SELECT anchor_id, who
+    FROM dwell
+    GROUP BY anchor_id, who
+    HAVING count(*) >= ? AND max(seconds) - min(seconds) < ? AND min(seconds) >= ?
+)
+SELECT d.session_id, d.anchor_id, count(*) AS accounts, epoch_ms(min(d.first_at)) AS seen_at,
+       min(d.seconds) AS seconds
+FROM dwell AS d
+SEMI JOIN steady AS s ON s.anchor_id = d.anchor_id AND s.who = d.who
+GROUP BY d.session_id, d.anchor_id
+""".strip()
+
+
 def _utc(epoch_ms: int) -> datetime:
     # Times cross DuckDB as epoch milliseconds: its time-zone-aware values need pytz.
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
@@ -368,6 +399,10 @@ async def detect_bot_activity(
         start = since.timestamp()
         likes = connection.execute(LIKE_BURSTS_SQL, [start, LIKES_PER_MINUTE_BOT]).fetchall()
         silent = connection.execute(SILENT_JOINS_SQL, [start, start]).fetchall()
+        steady = connection.execute(
+            STEADY_WATCHERS_SQL,
+            [start, STEADY_SESSIONS, STEADY_SPREAD_SECONDS, STEADY_MIN_SECONDS],
+        ).fetchall()
     ages: dict[int, datetime] = {}
     for consumer_id in {row[2] for row in silent if row[2] is not None}:
         try:
@@ -408,6 +443,20 @@ async def detect_bot_activity(
                 ),
             }
         )
+    findings += [
+        {
+            "session_id": int(sid),
+            "anchor_id": int(aid),
+            "detector": "steady_watch",
+            "accounts": int(count),
+            "seen_at": _utc(seen_at),
+            "detail": (
+                f"{count} account(s) watched {STEADY_SESSIONS}+ of the anchor's sessions for the "
+                f"same time each (within {STEADY_SPREAD_SECONDS:g} s; here {float(seconds):.0f} s)"
+            ),
+        }
+        for sid, aid, count, seen_at, seconds in steady
+    ]
     now = clock.now()
     for finding in findings:
         await session.execute(
