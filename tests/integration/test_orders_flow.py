@@ -177,6 +177,7 @@ async def test_full_flow_and_wrong_transitions(
             "quantity": 2,
             "unit_price": shop.prices[0],
             "currency": "CNY",
+            "discount": 0,
         }
     ]
     assert "Silk scarf" in placed["items"][0]["title"]

@@ -322,6 +322,18 @@ async def fill_every_personal_table(
                     created_at=when,
                     read_at=when,
                 ),
+                mk.Coupon(
+                    campaign_id=campaign.id,
+                    user_id=buyer,
+                    code="HELLO",
+                    kind="fixed",
+                    amount=500,
+                    min_spend=0,
+                    currency="CNY",
+                    issued_at=when,
+                    expires_at=when,
+                    status="available",
+                ),
             ]
         )
         await uow.commit()

@@ -90,6 +90,7 @@ async def create_order(
         session_id=body.session_id,
         idempotency_key=service.check_idempotency_key(idempotency_key),
         payment_minutes=container.settings.order_payment_minutes,
+        coupon_id=body.coupon_id,
     )
     await uow.commit()
     return service.order_out(order)
@@ -299,6 +300,7 @@ async def checkout(
         actor=actor,
         idempotency_key=service.check_idempotency_key(idempotency_key),
         payment_minutes=container.settings.order_payment_minutes,
+        coupon_id=body.coupon_id if body is not None else None,
     )
     out = CheckoutOut(orders=[service.order_out(o) for o in orders])
     await uow.commit()

@@ -40,8 +40,12 @@ class Order(Base):
     )
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
+    # What the buyer pays: the lines' sum less `discount` (the payment must match it).
     total: Mapped[MinorUnitsColumn]
     currency: Mapped[str] = mapped_column(String(3))
+    discount: Mapped[MinorUnitsColumn] = mapped_column(default=0, server_default="0")
+    # The coupon redeemed by this order (marketing's coupons; given back if it is cancelled).
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id", ondelete="SET NULL"))
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("live_sessions.id", ondelete="SET NULL")
     )
@@ -78,6 +82,8 @@ class OrderItem(Base):
     quantity: Mapped[int]
     unit_price: Mapped[MinorUnitsColumn]  # price of record at the time of the order
     currency: Mapped[str] = mapped_column(String(3))
+    # This line's share of the order's coupon discount (refunds give back what was paid).
+    discount: Mapped[MinorUnitsColumn] = mapped_column(default=0, server_default="0")
 
 
 class Payment(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from livecart.core.schemas import InputModel, OutputModel
 
@@ -42,6 +42,12 @@ class OrderIn(InputModel):
 
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_LINES)
     session_id: Id | None = None
+    coupon_id: Id | None = Field(
+        default=None,
+        description="one of my coupons (GET /me/coupons) to redeem on this order; errors: "
+        "coupon_not_found, coupon_not_yours, coupon_expired, coupon_already_used, "
+        "coupon_not_applicable (details.reason: scope, min_spend, zero_discount)",
+    )
 
 
 class CartItemIn(InputModel):
@@ -51,7 +57,13 @@ class CartItemIn(InputModel):
 
 
 class CheckoutIn(InputModel):
-    """Checkout takes everything from the cart; the body is empty (or absent)."""
+    """Checkout takes everything from the cart; the body may name a coupon (or be absent)."""
+
+    coupon_id: Id | None = Field(
+        default=None,
+        description="one of my coupons to redeem: it goes to the order (one per brand) where "
+        "it takes the most off; same errors as POST /orders",
+    )
 
 
 class OrderItemOut(OutputModel):
@@ -61,13 +73,16 @@ class OrderItemOut(OutputModel):
     quantity: int
     unit_price: int
     currency: str
+    discount: int = Field(default=0, description="this line's share of the coupon discount")
 
 
 class OrderOut(OutputModel):
     id: int
     status: OrderStatus
-    total: int
+    total: int = Field(description="what the buyer pays: the lines' sum less the discount")
     currency: str
+    discount: int = Field(default=0, description="taken off by the coupon, minor units")
+    coupon_id: int | None = Field(default=None, description="the coupon this order redeemed")
     brand_id: int
     items: list[OrderItemOut]
     session_id: int | None
@@ -81,6 +96,12 @@ class OrderOut(OutputModel):
     cancelled_at: datetime | None = None
     cancel_reason: CancelReason | None = None
     flash_sale_id: int | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def subtotal(self) -> int:
+        """The lines' sum before the coupon (total + discount)."""
+        return self.total + self.discount
 
 
 class CheckoutOut(OutputModel):

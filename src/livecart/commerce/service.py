@@ -93,6 +93,9 @@ from livecart.events import service as events
 from livecart.events.schemas import EventType
 from livecart.live import service as live
 from livecart.live.schemas import SessionOrigin, SessionStatus
+from livecart.marketing import coupons
+from livecart.marketing.errors import CouponNotApplicable
+from livecart.marketing.schemas import CouponLine
 from livecart.settings import Settings
 
 _KEY_PATTERN = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
@@ -131,13 +134,14 @@ def merge_lines(items: Iterable[OrderItemIn]) -> list[Line]:
     return sorted(merged.items())
 
 
-def request_hash(lines: Sequence[Line], session_id: int | None) -> str:
-    """sha256 of the canonical order request (merged, sorted lines and the session)."""
-    canonical = json.dumps(
-        {"items": [list(line) for line in lines], "session_id": session_id},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def request_hash(
+    lines: Sequence[Line], session_id: int | None, coupon_id: int | None = None
+) -> str:
+    """sha256 of the canonical order request (merged, sorted lines, the session, the coupon)."""
+    request: dict[str, Any] = {"items": [list(line) for line in lines], "session_id": session_id}
+    if coupon_id is not None:  # absent otherwise, so hashes of orders without coupons stay
+        request["coupon_id"] = coupon_id
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -283,6 +287,61 @@ class _Draft:
     origin: SessionOrigin | None
     key: str
     request_hash: str
+    coupon_id: int | None = None
+    # Each line's share of the coupon's discount (same order as `lines`); empty: no coupon.
+    coupon_shares: list[int] | None = None
+
+
+def _coupon_lines(draft: _Draft) -> list[CouponLine]:
+    return [
+        CouponLine(
+            product_id=snap.product_id,
+            brand_id=snap.brand_id,
+            currency=snap.currency,
+            amount=snap.price * quantity,
+        )
+        for snap, quantity in draft.lines
+    ]
+
+
+async def _apply_coupon(
+    session: AsyncSession, *, now: datetime, actor: Identity, coupon_id: int, drafts: list[_Draft]
+) -> None:
+    """Price the coupon on each draft and attach it where it takes the most off."""
+    terms = await coupons.coupon_for_checkout(
+        session, user_id=actor.id, coupon_id=coupon_id, now=now
+    )
+    best: tuple[_Draft, list[int]] | None = None
+    refused: CouponNotApplicable | None = None
+    for draft in drafts:
+        try:
+            shares = coupons.price(terms, _coupon_lines(draft))
+        except CouponNotApplicable as error:
+            # "Below the minimum spend" says more than "out of scope": keep that one.
+            if refused is None or (error.details or {}).get("reason") != "scope":
+                refused = error
+            continue
+        if best is None or sum(shares) > sum(best[1]):
+            best = (draft, shares)
+    if best is None:
+        assert refused is not None
+        raise refused
+    best[0].coupon_id, best[0].coupon_shares = terms.id, best[1]
+
+
+async def _redeem_coupons(
+    session: AsyncSession, *, now: datetime, actor: Identity, orders: Sequence[Order]
+) -> None:
+    for order in orders:
+        if order.coupon_id is not None:
+            await coupons.redeem(
+                session,
+                coupon_id=order.coupon_id,
+                user_id=actor.id,
+                order_id=order.id,
+                discount=order.discount,
+                now=now,
+            )
 
 
 def _check_snapshots(
@@ -319,12 +378,15 @@ async def _insert(
     now = clock.now()
     orders: list[Order] = []
     for draft in drafts:
+        shares = draft.coupon_shares or [0] * len(draft.lines)
         order = Order(
             user_id=actor.id,
             brand_id=draft.brand_id,
             status=OrderStatus.pending_payment.value,
-            total=sum(snap.price * quantity for snap, quantity in draft.lines),
+            total=sum(snap.price * quantity for snap, quantity in draft.lines) - sum(shares),
             currency=draft.currency,
+            discount=sum(shares),
+            coupon_id=draft.coupon_id,
             session_id=draft.origin.session_id if draft.origin else None,
             anchor_id=draft.origin.anchor_id if draft.origin else None,
             room_id=draft.origin.room_id if draft.origin else None,
@@ -340,8 +402,9 @@ async def _insert(
                     quantity=quantity,
                     unit_price=snap.price,
                     currency=snap.currency,
+                    discount=share,
                 )
-                for snap, quantity in draft.lines
+                for (snap, quantity), share in zip(draft.lines, shares, strict=True)
             ],
         )
         session.add(order)
@@ -410,12 +473,14 @@ async def create_order(
     session_id: int | None,
     idempotency_key: str,
     payment_minutes: int,
+    coupon_id: int | None = None,
 ) -> Order:
-    """Place one order (or return the one this key already made) and take its stock."""
+    """Place one order (or return the one this key already made), redeem its coupon (if one
+    is named) and take its stock."""
     session = uow.session
     key = check_idempotency_key(idempotency_key)
     lines = merge_lines(items)
-    digest = request_hash(lines, session_id)
+    digest = request_hash(lines, session_id, coupon_id)
     existing = await session.scalar(
         select(Order).where(Order.user_id == actor.id, Order.idempotency_key == key)
     )
@@ -436,6 +501,10 @@ async def create_order(
         key=key,
         request_hash=digest,
     )
+    if coupon_id is not None:
+        await _apply_coupon(
+            session, now=clock.now(), actor=actor, coupon_id=coupon_id, drafts=[draft]
+        )
     try:
         (order,) = await _insert(
             session, clock=clock, actor=actor, drafts=[draft], payment_minutes=payment_minutes
@@ -444,6 +513,8 @@ async def create_order(
         # Another request with this key committed first: drop ours, answer with theirs.
         await uow.rollback()
         return _replay(await _winner(uow, actor, key), digest)
+    # The coupon is taken before the stock: a lost race on it costs no stock lock.
+    await _redeem_coupons(session, now=clock.now(), actor=actor, orders=[order])
     await _take_stock(session, lines)
     _order_events(uow, sink, order, clock.now())
     return order
@@ -569,15 +640,18 @@ async def cancel_unpaid(
     """Cancel the orders among these that are still unpaid; the ids cancelled now."""
     if not order_ids:
         return []
-    won = await session.scalars(
+    won = await session.execute(
         update(Order)
         .where(Order.id.in_(order_ids), Order.status == OrderStatus.pending_payment)
         .values(status=OrderStatus.cancelled.value, cancelled_at=now, cancel_reason=reason.value)
-        .returning(Order.id)
+        .returning(Order.id, Order.coupon_id)
         .execution_options(synchronize_session=False)
     )
-    cancelled = list(won)
+    cancelled_rows = list(won)
+    cancelled = [order_id for order_id, _ in cancelled_rows]
     await _release(session, cancelled)
+    # Their coupons can be used again (an expired one stays unusable: expiry is the clock's).
+    await coupons.release(session, coupon_ids=[c for _, c in cancelled_rows if c is not None])
     return cancelled
 
 
@@ -714,8 +788,10 @@ async def checkout(
     actor: Identity,
     idempotency_key: str,
     payment_minutes: int,
+    coupon_id: int | None = None,
 ) -> list[Order]:
-    """Turn the cart into one order per brand (and currency), take the stock, empty the cart."""
+    """Turn the cart into one order per brand (and currency), redeem the coupon (if one is
+    named) on the order where it takes the most off, take the stock, empty the cart."""
     session = uow.session
     prefix = _checkout_prefix(check_idempotency_key(idempotency_key))
     made = await _orders_with_prefix(session, actor, prefix)
@@ -759,6 +835,10 @@ async def checkout(
                 request_hash=request_hash(group_lines, session_id),
             )
         )
+    if coupon_id is not None:
+        await _apply_coupon(
+            session, now=clock.now(), actor=actor, coupon_id=coupon_id, drafts=drafts
+        )
     try:
         orders = await _insert(
             session, clock=clock, actor=actor, drafts=drafts, payment_minutes=payment_minutes
@@ -769,6 +849,7 @@ async def checkout(
         if not made:
             raise
         return made
+    await _redeem_coupons(session, now=clock.now(), actor=actor, orders=orders)
     await _take_stock(session, lines)
     await session.execute(delete(CartItem).where(CartItem.user_id == actor.id))
     now = clock.now()
@@ -1265,6 +1346,15 @@ def _window(order: Order, policy: AfterSalesPolicy, reason: ReturnReason) -> tup
     return start, days
 
 
+def refund_share(line_paid: int, line_units: int, earlier_units: int, units: int) -> int:
+    """What `units` more units of a line give back: the line's paid amount (after its coupon
+    share) split by units, as floor(paid x (earlier + units) / n) - floor(paid x earlier / n),
+    so the slices of a line add up to exactly what was paid for it."""
+    return (line_paid * (earlier_units + units)) // line_units - (
+        line_paid * earlier_units
+    ) // line_units
+
+
 async def create_after_sales_request(
     session: AsyncSession,
     *,
@@ -1342,7 +1432,12 @@ async def create_after_sales_request(
         text=body.text,
         evidence=list(body.evidence),
         quantity=body.quantity,
-        amount=item.unit_price * body.quantity,
+        amount=refund_share(
+            item.unit_price * item.quantity - item.discount,
+            item.quantity,
+            int(asked or 0),
+            body.quantity,
+        ),
         currency=item.currency,
         status=AfterSalesStatus.requested.value,
         requested_at=now,

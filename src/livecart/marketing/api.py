@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Response
 from livecart.accounts.dependencies import CurrentUser, Operator, OptionalUser
 from livecart.core.http import ContainerDep, UoW
 from livecart.insights.portrait_query import field_menu
-from livecart.marketing import service
+from livecart.marketing import coupons, service
 from livecart.marketing.mail import Mailer, mailer_from
 from livecart.marketing.recommendations import Recommendations
 from livecart.marketing.schemas import (
     CampaignIn,
     CampaignOut,
     CountOut,
+    CouponOut,
     FieldOut,
     InviteeOut,
     InviteIn,
@@ -320,6 +321,22 @@ async def mark_read(
     )
     await uow.commit()
     return out
+
+
+@router.get(
+    "/me/coupons",
+    response_model=list[CouponOut],
+    summary="My coupons, usable ones first (signed in)",
+    description="Each coupon with its terms (fixed amount or percent, minimum spend, brand or "
+    "product scope, expiry) and its state: available, redeemed (with the order and the "
+    "discount) or expired. `usable=true` lists only those a checkout can take now.",
+)
+async def my_coupons(
+    actor: CurrentUser, uow: UoW, container: ContainerDep, usable: bool = False
+) -> list[CouponOut]:
+    return await coupons.my_coupons(
+        uow.session, actor=actor, now=container.clock.now(), usable_only=usable
+    )
 
 
 # ---------------------------------------------------------------- recommendations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livecart.core.errors import Conflict, InvalidInput, NotFound
+from livecart.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 
 class SegmentNotFound(NotFound):
@@ -39,3 +39,23 @@ class MessageNotFound(NotFound):
 
 class SmtpNotConfigured(Conflict):
     code = "smtp_not_configured"
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+
+
+class CouponNotYours(PermissionDenied):
+    code = "coupon_not_yours"
+
+
+class CouponExpired(Conflict):
+    code = "coupon_expired"
+
+
+class CouponAlreadyUsed(Conflict):
+    code = "coupon_already_used"
+
+
+class CouponNotApplicable(Conflict):
+    code = "coupon_not_applicable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livecart.core.db import Base, MinorUnitsColumn
@@ -74,6 +74,17 @@ class Campaign(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     coupon_code: Mapped[str | None] = mapped_column(String(40))
     coupon_amount: Mapped[MinorUnitsColumn | None]
+    # The coupon's terms (docs/marketing.md, "Coupons at checkout"): percent instead of an
+    # amount, a minimum spend, a brand or product scope, and days of validity from the send.
+    coupon_percent: Mapped[int | None]
+    coupon_min_spend: Mapped[MinorUnitsColumn] = mapped_column(default=0, server_default="0")
+    coupon_brand_id: Mapped[int | None] = mapped_column(
+        ForeignKey("brands.id", ondelete="SET NULL")
+    )
+    coupon_product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL")
+    )
+    coupon_valid_days: Mapped[int | None]
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     holdout_percent: Mapped[int] = mapped_column(default=10)
     window_days: Mapped[int] = mapped_column(default=14)
@@ -124,3 +135,38 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(20), default="delivered")  # delivered | failed
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class Coupon(Base):
+    """One consumer's coupon from a coupon campaign, redeemed at most once at checkout.
+
+    available -> redeemed (by an order, with a conditional update: one use) -> available again
+    when that order is cancelled unpaid. Expiry is read from the clock, not stored as a state.
+    """
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "user_id", name="uq_coupons_campaign_user"),
+        Index("ix_coupons_user_status", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("marketing_campaigns.id", ondelete="SET NULL")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))  # fixed | percent
+    amount: Mapped[MinorUnitsColumn | None]  # fixed: minor units off
+    percent: Mapped[int | None]  # percent: 1..90 off the eligible lines, rounded down
+    min_spend: Mapped[MinorUnitsColumn] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id", ondelete="SET NULL"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default="available")  # available | redeemed
+    # The order that redeemed it (a reference only: commerce owns orders) and what it took off.
+    order_id: Mapped[int | None]
+    discount: Mapped[MinorUnitsColumn | None]
+    redeemed_at: Mapped[datetime | None]

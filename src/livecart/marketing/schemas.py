@@ -75,7 +75,28 @@ class CampaignIn(InputModel):
     subject: str = Field(min_length=1, max_length=200)
     body: str = Field(default="", max_length=4000)
     coupon_code: str | None = Field(default=None, min_length=3, max_length=40)
-    coupon_amount: int | None = Field(default=None, ge=1, le=10**9)
+    coupon_amount: int | None = Field(
+        default=None, ge=1, le=10**9, description="a fixed coupon: minor units off"
+    )
+    coupon_percent: int | None = Field(
+        default=None,
+        ge=1,
+        le=90,
+        description="a percent coupon: percent off the eligible lines, rounded down to the "
+        "minor unit (give this or coupon_amount)",
+    )
+    coupon_min_spend: int = Field(
+        default=0, ge=0, le=10**10, description="minimum eligible spend, minor units"
+    )
+    coupon_brand_id: int | None = Field(
+        default=None, ge=1, description="the coupon counts only this brand's lines"
+    )
+    coupon_product_id: int | None = Field(
+        default=None, ge=1, description="the coupon counts only this product's lines"
+    )
+    coupon_valid_days: int | None = Field(
+        default=None, ge=1, le=365, description="days from the send (default: window_days)"
+    )
     currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
     holdout_percent: int = Field(default=10, ge=1, le=50)
     window_days: int = Field(default=14, ge=1, le=90)
@@ -88,8 +109,10 @@ class CampaignIn(InputModel):
             raise ValueError("give either segment_id, or track and stage")
         if self.action is Action.invitation and self.session_id is None:
             raise ValueError("an invitation needs the session_id of an upcoming live")
-        if self.action is Action.coupon and (not self.coupon_code or not self.coupon_amount):
-            raise ValueError("a coupon needs coupon_code and coupon_amount")
+        if self.action is Action.coupon and (
+            not self.coupon_code or (self.coupon_amount is None) == (self.coupon_percent is None)
+        ):
+            raise ValueError("a coupon needs coupon_code and one of coupon_amount, coupon_percent")
         return self
 
 
@@ -105,6 +128,11 @@ class CampaignOut(OutputModel):
     body: str
     coupon_code: str | None
     coupon_amount: int | None
+    coupon_percent: int | None = None
+    coupon_min_spend: int = 0
+    coupon_brand_id: int | None = None
+    coupon_product_id: int | None = None
+    coupon_valid_days: int | None = None
     currency: str
     holdout_percent: int
     window_days: int
@@ -147,6 +175,15 @@ class IntervalOut(OutputModel):
     relative: float | None = None  # estimate over the holdout's level
 
 
+class CouponCountsOut(OutputModel):
+    """A coupon campaign's coupons: issued to the treated, redeemed by orders not cancelled."""
+
+    issued: int
+    redeemed: int
+    redemption_rate: float | None
+    discount: int = Field(description="minor units taken off by the redeemed coupons")
+
+
 class ReportOut(OutputModel):
     campaign_id: int
     name: str
@@ -159,6 +196,7 @@ class ReportOut(OutputModel):
     arms: list[ArmOut]
     conversion_uplift: IntervalOut
     gmv_uplift: IntervalOut
+    coupons: CouponCountsOut | None = None  # coupon campaigns only
 
 
 class MessageOut(OutputModel):
@@ -206,3 +244,61 @@ class InviteIn(InputModel):
     subject: str = Field(default="You're invited to a live show", min_length=1, max_length=200)
     body: str = Field(default="", max_length=4000)
     holdout_percent: int = Field(default=10, ge=1, le=50)
+
+
+# ---------------------------------------------------------------- coupons
+
+
+class CouponKind(StrEnum):
+    fixed = "fixed"
+    percent = "percent"
+
+
+class CouponState(StrEnum):
+    available = "available"
+    redeemed = "redeemed"
+    expired = "expired"  # available but past expires_at (read from the clock)
+
+
+class CouponOut(OutputModel):
+    """One of my coupons, with its terms and what became of it."""
+
+    id: int
+    campaign_id: int | None
+    code: str
+    kind: CouponKind
+    amount: int | None = Field(description="fixed coupons: minor units off")
+    percent: int | None = Field(description="percent coupons: percent off, rounded down")
+    min_spend: int = Field(description="minimum eligible spend, minor units")
+    currency: str
+    brand_id: int | None = Field(description="only this brand's lines count")
+    product_id: int | None = Field(description="only this product's lines count")
+    issued_at: datetime
+    expires_at: datetime
+    state: CouponState
+    order_id: int | None = Field(description="the order that redeemed it")
+    discount: int | None = Field(description="what that order took off, minor units")
+    redeemed_at: datetime | None
+
+
+class CouponLine(OutputModel):
+    """One order line as a coupon sees it (commerce passes these to price a coupon)."""
+
+    product_id: int
+    brand_id: int
+    currency: str
+    amount: int  # unit price x quantity, minor units
+
+
+class CouponTerms(OutputModel):
+    """A coupon checked for its owner now (not used, not expired), ready to price."""
+
+    id: int
+    code: str
+    kind: CouponKind
+    amount: int | None
+    percent: int | None
+    min_spend: int
+    currency: str
+    brand_id: int | None
+    product_id: int | None

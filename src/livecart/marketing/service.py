@@ -39,7 +39,7 @@ from livecart.insights.portrait_query import (
 )
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus
-from livecart.marketing import recommendations, uplift
+from livecart.marketing import coupons, recommendations, uplift
 from livecart.marketing.errors import (
     CampaignAlreadySent,
     CampaignNotFound,
@@ -56,6 +56,7 @@ from livecart.marketing.models import (
     Campaign,
     CampaignAssignment,
     ConsumerStage,
+    Coupon,
     Message,
     Segment,
     StageTransition,
@@ -68,6 +69,7 @@ from livecart.marketing.schemas import (
     CampaignOut,
     CampaignStatus,
     CountOut,
+    CouponKind,
     IntervalOut,
     InviteeOut,
     MessageOut,
@@ -460,6 +462,24 @@ def _link(campaign: Campaign, base_url: str) -> str | None:
     return None
 
 
+def _coupon_text(campaign: Campaign) -> str:
+    off = (
+        f"{campaign.coupon_percent}% off"
+        if campaign.coupon_percent
+        else f"{(campaign.coupon_amount or 0) / 100:.2f} {campaign.currency} off"
+    )
+    spend = (
+        f" on {campaign.coupon_min_spend / 100:.2f} {campaign.currency} or more"
+        if campaign.coupon_min_spend
+        else ""
+    )
+    days = campaign.coupon_valid_days or campaign.window_days
+    return (
+        f"Coupon {campaign.coupon_code}: {off}{spend}, valid {days} days. "
+        "Choose it at checkout (your cart page)."
+    )
+
+
 async def run_campaign(
     uow: UnitOfWork,
     *,
@@ -497,10 +517,22 @@ async def run_campaign(
             treated.append(uid)
     link = _link(campaign, base_url)
     body = campaign.body
-    if campaign.coupon_code and campaign.coupon_amount:
-        body = (body + "\n\n" if body else "") + (
-            f"Coupon {campaign.coupon_code}: {campaign.coupon_amount / 100:.2f} "
-            f"{campaign.currency} off."
+    if campaign.action == Action.coupon.value and campaign.coupon_code:
+        body = (body + "\n\n" if body else "") + _coupon_text(campaign)
+        await coupons.issue(
+            session,
+            campaign_id=campaign.id,
+            user_ids=treated,
+            code=campaign.coupon_code,
+            kind=CouponKind.percent if campaign.coupon_percent else CouponKind.fixed,
+            amount=campaign.coupon_amount,
+            percent=campaign.coupon_percent,
+            min_spend=campaign.coupon_min_spend,
+            currency=campaign.currency,
+            brand_id=campaign.coupon_brand_id,
+            product_id=campaign.coupon_product_id,
+            issued_at=now,
+            expires_at=now + timedelta(days=campaign.coupon_valid_days or campaign.window_days),
         )
     channel = "email" if campaign.action == Action.email.value else "in_app"
     for uid in treated:
@@ -721,7 +753,10 @@ async def campaign_report(session: AsyncSession, *, actor: Identity, campaign_id
             select(CampaignAssignment).where(CampaignAssignment.campaign_id == campaign_id)
         )
     ).all()
-    return report_from_rows(campaign, rows)
+    report = report_from_rows(campaign, rows)
+    if campaign.action == Action.coupon.value:
+        report.coupons = await coupons.campaign_counts(session, campaign_id=campaign.id)
+    return report
 
 
 # ---------------------------------------------------------------- pre-live targeting
@@ -853,7 +888,7 @@ async def messages_for(session: AsyncSession, *, user_ids: Collection[int]) -> l
 
 
 async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
-    """A consumer's stages, stage moves, campaign arms and messages (a privacy export)."""
+    """A consumer's stages, stage moves, campaign arms, messages and coupons (an export)."""
     return await accounts.collect_rows(
         session,
         {
@@ -867,6 +902,7 @@ async def personal_data(session: AsyncSession, user_id: int) -> PersonalRows:
                 CampaignAssignment.user_id == user_id
             ),
             "marketing_messages": select(Message.__table__).where(Message.user_id == user_id),
+            "coupons": select(Coupon.__table__).where(Coupon.user_id == user_id),
         },
     )
 
