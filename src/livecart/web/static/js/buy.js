@@ -8,6 +8,7 @@ export const ENDPOINTS = {
   cartItems: "/api/v1/cart/items",
   cartItem: (skuId) => `/api/v1/cart/items/${skuId}`,
   checkout: "/api/v1/cart/checkout",
+  coupons: "/api/v1/me/coupons?usable=true",
 };
 
 /** A random UUID; crypto.randomUUID only exists in secure contexts. */
@@ -57,7 +58,13 @@ export function removeFromCart(skuId) {
   return api("DELETE", ENDPOINTS.cartItem(skuId));
 }
 
-/** Turn the cart into orders (one per brand); answers the list of pending orders. */
-export function checkout() {
-  return withKey("POST", ENDPOINTS.checkout, {});
+/** Turn the cart into orders (one per brand), redeeming a coupon when one is chosen;
+ * answers the list of pending orders. */
+export function checkout(couponId) {
+  return withKey("POST", ENDPOINTS.checkout, couponId ? { coupon_id: couponId } : {});
+}
+
+/** My coupons a checkout can take now (not used, not expired). */
+export function loadCoupons() {
+  return api("GET", ENDPOINTS.coupons);
 }

@@ -1,7 +1,7 @@
 // The viewer room: live chat, likes, viewers, pinned card with buying, showcase, purchase ticker.
 // User text is always put into the page with text nodes (el()), never parsed as HTML.
 import { el, explain, money, skuLabel } from "./api.js";
-import { addToCart, buyNow, checkout, loadCart, pay, removeFromCart } from "./buy.js";
+import { addToCart, buyNow, checkout, loadCart, loadCoupons, pay, removeFromCart } from "./buy.js";
 import { flashSales } from "./flash.js";
 import { connectSession } from "./socket.js";
 
@@ -196,6 +196,7 @@ function paymentStep(orders) {
     body.append(el("section", { class: "stack", dataset: { orderId: order.id } },
       el("h3", {}, `Order #${order.id}`),
       el("ul", {}, lines),
+      order.discount ? el("div", { class: "row", "data-testid": "discount" }, el("span", {}, "Coupon"), el("span", { class: "spacer" }), el("span", {}, `− ${money(order.discount, order.currency)}`)) : null,
       el("div", { class: "row" }, el("span", {}, "Total"), el("span", { class: "spacer" }), el("span", { class: "total" }, money(order.total, order.currency))),
       el("p", { class: "muted small" }, "Sandbox payments: no real money moves."),
       payButton));
@@ -262,11 +263,17 @@ async function showCart() {
     remove.addEventListener("click", async () => { await removeFromCart(item.sku_id); showCart(); });
     list.append(el("li", {}, el("span", {}, `${item.quantity} × ${item.title}`), el("span", {}, money(item.unit_price * item.quantity, item.currency)), remove));
   }
+  // My usable coupons: one may be applied; the server prices it (rules in docs/marketing.md).
+  let coupons = [];
+  try { coupons = await loadCoupons(); } catch { /* without the list, checkout still works */ }
+  const couponChoice = el("select", { "data-testid": "coupon", "aria-label": "Coupon" },
+    el("option", { value: "" }, coupons.length ? "No coupon" : "No coupon available"),
+    coupons.map((c) => el("option", { value: String(c.id) }, couponLabel(c))));
   const go = el("button", { class: "primary", type: "button", "data-testid": "checkout" }, "Checkout");
   go.addEventListener("click", async () => {
     go.disabled = true;
     try {
-      const result = await checkout();
+      const result = await checkout(couponChoice.value ? Number(couponChoice.value) : null);
       $("cart-count").textContent = "0";
       paymentStep(result.orders);
     } catch (error) {
@@ -275,7 +282,14 @@ async function showCart() {
     }
   });
   body.append(list, el("div", { class: "row" }, el("span", {}, "Subtotal"), el("span", { class: "spacer" }),
-    el("span", { class: "total" }, money(cart.total, cart.currency))), go);
+    el("span", { class: "total" }, money(cart.total, cart.currency))),
+    el("label", { class: "row" }, el("span", {}, "Coupon"), el("span", { class: "spacer" }), couponChoice), go);
+}
+
+function couponLabel(c) {
+  const off = c.kind === "percent" ? `${c.percent}% off` : `${money(c.amount, c.currency)} off`;
+  const from = c.min_spend ? ` from ${money(c.min_spend, c.currency)}` : "";
+  return `${c.code}: ${off}${from}, until ${new Date(c.expires_at).toLocaleDateString()}`;
 }
 $("cart-button").addEventListener("click", () => (state.you ? showCart() : (window.location.href = `/login?next=${encodeURIComponent(window.location.pathname)}`)));
 
