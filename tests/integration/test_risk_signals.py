@@ -360,18 +360,19 @@ async def _hits(settings: Settings, brand_id: int, count: int) -> None:
 def test_livecart_risk_scores_prints_contributions_as_json(tmp_path: Path) -> None:
     env = {"LIVECART_DATA_DIR": str(tmp_path / "var"), "LIVECART_DATABASE_URL": None}
     assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
-    asyncio.run(_hits(Settings(data_dir=tmp_path / "var", database_url=None), 7, 5))
+    asyncio.run(_hits(Settings(data_dir=tmp_path / "var", database_url=None), 7, 12))
 
     result = runner.invoke(app, ["risk", "scores", "--kind", "brand", "--json"], env=env)
     assert result.exit_code == 0, result.output
     (score,) = json.loads(result.stdout)
     assert (score["subject_kind"], score["subject_id"]) == ("brand", 7)
     parts = {c["signal"]: c for c in score["contributions"]}
-    assert parts["compliance_hits"]["value"] == 5
+    # 12 hits against a saturation of 10: the signal gives its whole weight, no more.
+    assert parts["compliance_hits"]["value"] == 12
     assert parts["compliance_hits"]["contribution"] == pytest.approx(
-        _expected("compliance_hits", 5)
+        SIGNAL["compliance_hits"].weight
     )
-    assert score["score"] == pytest.approx(_expected("compliance_hits", 5))
+    assert score["score"] == pytest.approx(_expected("compliance_hits", 12))
     assert {c["signal"] for c in score["contributions"]} == set(SIGNAL)
 
     result = runner.invoke(app, ["risk", "scores", "--kind", "anchor", "--json"], env=env)
