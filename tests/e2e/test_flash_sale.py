@@ -40,6 +40,7 @@ def test_viewer_sees_countdown_buys_and_the_other_sees_sold_out(
                 uow,
                 clock=container.clock,
                 actor=anchor,
+                lexicon=container.lexicon,
                 body=FlashSaleIn(
                     session_id=world.session_id,
                     sku_id=world.sku_ids[0],

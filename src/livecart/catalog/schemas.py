@@ -13,6 +13,7 @@ from pydantic import AfterValidator, ConfigDict, Field, HttpUrl, JsonValue, mode
 
 from livecart.core.money import Currency, MinorUnits
 from livecart.core.schemas import InputModel, OutputModel
+from livecart.supervision.risk_schemas import SanctionBlock
 from livecart.supervision.schemas import FieldHit
 
 MAX_ATTRIBUTE_KEY = 64
@@ -182,6 +183,11 @@ class ProductOut(OutputModel):
     # Compliance hits of the title and description (empty when clean), computed on read with
     # the lexicon in force: warn-only, unless the lexicon changed after the text was accepted.
     compliance_warnings: list[FieldHit] = Field(default_factory=list)
+    delisted: SanctionBlock | None = Field(
+        default=None,
+        description="The operator's delisting in force (code `product_delisted`, reason, "
+        "until); `status` is then `delisted` and only the brand's staff and operators see it.",
+    )
 
 
 class ProductCard(OutputModel):
@@ -198,6 +204,7 @@ class ProductCard(OutputModel):
     currency: str | None
     status: ProductStatus
     skus: list[SkuOut]
+    delisted: SanctionBlock | None = None  # in listings: the operator's delisting in force
 
 
 class SkuSnapshot(OutputModel):

@@ -57,9 +57,11 @@ from livecart.catalog.schemas import (
     SkuOut,
     SkuSnapshot,
 )
-from livecart.core.clock import Clock
+from livecart.core.clock import Clock, SystemClock
 from livecart.core.errors import InvalidInput, PermissionDenied
+from livecart.supervision import sanctions
 from livecart.supervision import service as supervision
+from livecart.supervision.risk_schemas import SanctionBlock
 from livecart.supervision.schemas import FieldHit, ScanKind
 
 MEDIA_URL_PREFIX = "/api/v1/media/"
@@ -151,8 +153,23 @@ def _compliance_fields(
     return fields
 
 
-def product_out(product: Product, *, lexicon: supervision.Lexicon) -> ProductOut:
-    """The full view of a product, with the compliance warnings of its title and description."""
+async def _delistings(
+    session: AsyncSession, product_ids: Iterable[int], now: datetime | None
+) -> dict[int, SanctionBlock]:
+    """The operators' delistings in force over these products (one query)."""
+    ids = set(product_ids)
+    if not ids:
+        return {}
+    found = await sanctions.standing(session, now=now or SystemClock().now(), product_ids=ids)
+    blocks = {pid: found.block(product_ids=(pid,)) for pid in ids}
+    return {pid: block for pid, block in blocks.items() if block is not None}
+
+
+def product_out(
+    product: Product, *, lexicon: supervision.Lexicon, delisted: SanctionBlock | None = None
+) -> ProductOut:
+    """The full view of a product, with the compliance warnings of its title and description
+    and the operator's delisting in force, if any (the status then says `delisted`)."""
     warnings: list[FieldHit] = supervision.field_warnings(
         _compliance_fields(product.title, product.description), lexicon=lexicon
     )
@@ -164,17 +181,18 @@ def product_out(product: Product, *, lexicon: supervision.Lexicon) -> ProductOut
         description=product.description,
         category=product.category,
         attributes=product.attributes,
-        status=ProductStatus(product.status),
+        status=ProductStatus.delisted if delisted else ProductStatus(product.status),
         image_url=_image_url(product),
         media=[_media_out(m) for m in product.media],
         skus=[_sku_out(s) for s in product.skus],
         created_at=product.created_at,
         updated_at=product.updated_at,
         compliance_warnings=warnings,
+        delisted=delisted,
     )
 
 
-def _card(product: Product) -> ProductCard:
+def _card(product: Product, delisted: SanctionBlock | None = None) -> ProductCard:
     cheapest = min(product.skus, key=lambda s: s.price, default=None)
     return ProductCard(
         id=product.id,
@@ -184,8 +202,9 @@ def _card(product: Product) -> ProductCard:
         image_url=_image_url(product),
         price_min=cheapest.price if cheapest else None,
         currency=cheapest.currency if cheapest else None,
-        status=ProductStatus(product.status),
+        status=ProductStatus.delisted if delisted else ProductStatus(product.status),
         skus=[_sku_out(s) for s in product.skus],
+        delisted=delisted,
     )
 
 
@@ -318,9 +337,9 @@ async def create_product(
     return product_out(product, lexicon=lexicon)
 
 
-def _visible(actor: Identity | None, product: Product) -> bool:
+def _visible(actor: Identity | None, product: Product, *, delisted: bool = False) -> bool:
     # A reader given as None is anonymous, not the command line.
-    if product.status == ProductStatus.active:
+    if product.status == ProductStatus.active and not delisted:
         return True
     return actor is not None and _can_manage(actor, product.brand_id)
 
@@ -331,12 +350,15 @@ async def get_product(
     lexicon: supervision.Lexicon,
     actor: Identity | None,
     product_id: int,
+    now: datetime | None = None,
 ) -> ProductOut:
-    """A product; delisted ones only for its brand's staff and operators."""
+    """A product; delisted ones (by the brand or by an operator's sanction) only for its
+    brand's staff and operators, who see the delisting's reason."""
     product = await _load_product(session, product_id)
-    if not _visible(actor, product):
+    delisted = (await _delistings(session, [product_id], now)).get(product_id)
+    if not _visible(actor, product, delisted=delisted is not None):
         raise ProductNotFound("product not found", details={"product_id": product_id})
-    return product_out(product, lexicon=lexicon)
+    return product_out(product, lexicon=lexicon, delisted=delisted)
 
 
 async def list_products(
@@ -348,8 +370,11 @@ async def list_products(
     q: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    now: datetime | None = None,
 ) -> list[ProductCard]:
-    """Product cards, newest first; delisted ones only for their brand's staff and operators."""
+    """Product cards, newest first; delisted ones (by the brand or by an operator's sanction)
+    only for their brand's staff and operators, with the sanction's reason."""
+    now = now or SystemClock().now()
     stmt = select(Product).order_by(Product.id.desc()).limit(limit).offset(offset)
     if brand_id is not None:
         stmt = stmt.where(Product.brand_id == brand_id)
@@ -359,10 +384,13 @@ async def list_products(
         stmt = stmt.where(func.lower(Product.title).contains(q.lower(), autoescape=True))
     if actor is None or not actor.is_operator:
         managed = sorted(actor.brand_ids) if actor is not None else []
-        active = Product.status == ProductStatus.active.value
+        active = (Product.status == ProductStatus.active.value) & Product.id.not_in(
+            sanctions.delisted_products(now)
+        )
         stmt = stmt.where(active | Product.brand_id.in_(managed)) if managed else stmt.where(active)
-    rows = await session.scalars(stmt)
-    return [_card(p) for p in rows.unique()]
+    rows = list((await session.scalars(stmt)).unique())
+    delisted = await _delistings(session, [p.id for p in rows], now)
+    return [_card(p, delisted.get(p.id)) for p in rows]
 
 
 async def update_product(
@@ -398,7 +426,9 @@ async def update_product(
         product.status = status.value
     product.updated_at = clock.now()
     await session.flush()
-    return product_out(product, lexicon=lexicon)
+    # An operator's delisting outlasts the brand's own relisting: the view keeps saying so.
+    delisted = (await _delistings(session, [product_id], clock.now())).get(product_id)
+    return product_out(product, lexicon=lexicon, delisted=delisted)
 
 
 # ---------------------------------------------------------------- SKUs and prices
@@ -612,18 +642,35 @@ async def product_cards(
     return {p.id: _card(p) for p in rows.unique()}
 
 
-async def sku_snapshots(session: AsyncSession, sku_ids: Iterable[int]) -> dict[int, SkuSnapshot]:
-    """The current price, stock, brand and title of each SKU."""
+async def sku_stocks(session: AsyncSession, product_ids: Iterable[int]) -> list[int]:
+    """The stock of every SKU of these products (a scarcity claim in chat is checked against
+    them; units set aside for a flash sale are not among them)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    return list(await session.scalars(select(Sku.stock).where(Sku.product_id.in_(ids))))
+
+
+async def sku_snapshots(
+    session: AsyncSession, sku_ids: Iterable[int], *, now: datetime | None = None
+) -> dict[int, SkuSnapshot]:
+    """The current price, stock, brand and title of each SKU; `product_status` is `delisted`
+    while an operator's delisting holds, so carts, checkout and orders refuse it."""
     ids = sorted(set(sku_ids))
     if not ids:
         return {}
-    rows = await session.execute(
-        select(Sku, Product.title, Product.brand_id, Product.status)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.id.in_(ids))
-    )
+    rows = (
+        await session.execute(
+            select(Sku, Product.title, Product.brand_id, Product.status)
+            .join(Product, Product.id == Sku.product_id)
+            .where(Sku.id.in_(ids))
+        )
+    ).all()
+    delisted = await _delistings(session, {sku.product_id for sku, *_ in rows}, now)
     found: dict[int, SkuSnapshot] = {}
     for sku, title, brand_id, status in rows:
+        if sku.product_id in delisted:
+            status = ProductStatus.delisted.value
         found[sku.id] = SkuSnapshot(
             sku_id=sku.id,
             product_id=sku.product_id,

@@ -14,6 +14,7 @@ from livecart.flashsale import service
 from livecart.flashsale.errors import PriceNotLowest
 from livecart.flashsale.schemas import (
     FlashOrderIn,
+    FlashSaleBannerIn,
     FlashSaleIn,
     FlashSaleOut,
     FlashSaleStatusOut,
@@ -50,14 +51,19 @@ def _flash(container: Container) -> service.FlashRuntime:
         "Sets `quantity` units of the SKU's stock aside at `price` (minor units), which must be "
         "below the SKU's lowest price of the previous 30 days (`price_not_lowest`). The sale "
         "opens at `starts_at` or when started, and closes at `ends_at` or when ended; unsold "
-        "units go back to the SKU."
+        "units go back to the SKU. Refused with 403 `product_delisted`, `room_suspended` or "
+        "`anchor_suspended` while such a sanction holds. The optional `banner` is scanned by "
+        "the compliance lexicon (422 `compliance_blocked`) and may not claim fewer remaining "
+        "units than `quantity` (422 `scarcity_claim_false`)."
     ),
 )
 async def create_sale(
     body: FlashSaleIn, actor: Seller, uow: UoW, container: ContainerDep
 ) -> FlashSaleOut:
     try:
-        out = await service.create_sale(uow, clock=container.clock, actor=actor, body=body)
+        out = await service.create_sale(
+            uow, clock=container.clock, actor=actor, body=body, lexicon=container.lexicon
+        )
     except PriceNotLowest as refused:
         # A price-truth violation is a risk signal: kept in a unit of work of its own.
         await uow.rollback()
@@ -73,10 +79,36 @@ async def create_sale(
     return out
 
 
+@router.patch(
+    "/{sale_id}",
+    response_model=FlashSaleOut,
+    summary="Change a flash sale's banner (the session's anchor or the brand's merchant)",
+    description=(
+        "The banner is checked like on create: 422 `compliance_blocked` for a blocking "
+        "compliance hit, 422 `scarcity_claim_false` when it claims fewer units left than the "
+        "sale has now; the room gets the sale again."
+    ),
+)
+async def update_sale(
+    sale_id: SaleId, body: FlashSaleBannerIn, actor: Seller, uow: UoW, container: ContainerDep
+) -> FlashSaleOut:
+    out = await service.update_banner(
+        uow,
+        _flash(container),
+        actor=actor,
+        sale_id=sale_id,
+        body=body,
+        lexicon=container.lexicon,
+    )
+    await uow.commit()
+    return out
+
+
 @router.post(
     "/{sale_id}/start",
     response_model=FlashSaleStatusOut,
     summary="Open a flash sale now; the room gets it with its countdown",
+    description="403 `flash_sale_frozen` (or another sanction's code) while a sanction holds.",
 )
 async def start_sale(
     sale_id: SaleId, actor: Seller, uow: UoW, container: ContainerDep
@@ -126,7 +158,10 @@ async def stock_books(
         "201 with the order in `pending_payment` once it is durable; pay it within the "
         "reservation time or its units are sold again. The same key returns the same order. "
         "409 `sold_out`, `limit_exceeded`, `pending_order_exists` (one unpaid order per buyer "
-        "per sale), `sale_not_live`, `sale_ended`; 429 `rate_limited` with Retry-After."
+        "per sale), `sale_not_live`, `sale_ended`; 429 `rate_limited` with Retry-After; 403 "
+        "`flash_sale_frozen` while an operator's freeze holds (and `product_delisted`, "
+        "`room_suspended`, `anchor_suspended` for those sanctions), on every worker from the "
+        "moment the sanction is committed."
     ),
     responses={409: {"description": "sold out, over the limit, or an unpaid order exists"}},
 )

@@ -36,6 +36,9 @@ class FlashSale(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     title: Mapped[str] = mapped_column(String(200))  # the SKU as sold, a snapshot
+    # The seller's line shown over the countdown: compliance-scanned and its claimed
+    # remaining units checked against the sale's (migration 0012).
+    banner: Mapped[str] = mapped_column(String(200), default="", server_default="")
     price: Mapped[MinorUnitsColumn]
     regular_price: Mapped[MinorUnitsColumn]  # the SKU's price when the sale was created
     lowest_price_30d: Mapped[MinorUnitsColumn]

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 from livecart.commerce.schemas import Id
 from livecart.core.money import MinorUnits
 from livecart.core.schemas import InputModel, OutputModel
+from livecart.supervision.risk_schemas import SanctionBlock
 
 MAX_SALE_QUANTITY = 1_000_000
 MAX_PER_USER = 99
@@ -41,6 +42,20 @@ class FlashSaleIn(InputModel):
         default=None, description="When the sale opens by itself (else: when started)."
     )
     ends_at: AwareDatetime | None = Field(default=None, description="When it closes by itself.")
+    banner: str = Field(
+        default="",
+        max_length=200,
+        description="A line shown over the countdown. Compliance-scanned (kind "
+        "`flash_sale_banner`: 422 `compliance_blocked`); a claimed remaining quantity below "
+        "the sale's units is fake scarcity (422 `scarcity_claim_false`).",
+    )
+
+
+class FlashSaleBannerIn(InputModel):
+    banner: str = Field(
+        max_length=200,
+        description="The new banner, checked like on create against the units remaining now.",
+    )
 
 
 class FlashOrderIn(InputModel):
@@ -68,6 +83,12 @@ class FlashSaleOut(OutputModel):
     started_at: datetime | None
     finished_at: datetime | None
     server_time: datetime = Field(description="The server's clock, for countdowns.")
+    banner: str = Field(default="", description="The seller's line shown over the countdown.")
+    blocked: SanctionBlock | None = Field(
+        default=None,
+        description="The sanction in force that stops purchases (`flash_sale_frozen`, "
+        "`product_delisted`, `room_suspended` or `anchor_suspended`), else null.",
+    )
 
 
 class FlashSaleStatusOut(OutputModel):

@@ -32,7 +32,7 @@ from livecart.commerce.errors import IdempotencyKeyReused, OrderNotFound
 from livecart.commerce.schemas import CancelReason, OrderOut, OrderStatus
 from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork, read_one_snapshot
-from livecart.core.errors import PermissionDenied, RateLimited
+from livecart.core.errors import DomainError, PermissionDenied, RateLimited
 from livecart.core.ratelimit import KeyedBuckets
 from livecart.events import service as events
 from livecart.flashsale.errors import (
@@ -51,6 +51,7 @@ from livecart.flashsale.errors import (
 from livecart.flashsale.models import FlashHolding, FlashReservation, FlashSale
 from livecart.flashsale.schemas import (
     OPEN_STATUSES,
+    FlashSaleBannerIn,
     FlashSaleIn,
     FlashSaleOut,
     FlashSaleStatus,
@@ -69,6 +70,10 @@ from livecart.flashsale.writer import BatchOutcome, GroupCommitWriter, Purchase,
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus
 from livecart.realtime.broker import Broker, session_channel
+from livecart.supervision import sanctions as supervision
+from livecart.supervision import scarcity
+from livecart.supervision import service as compliance
+from livecart.supervision.risk_schemas import SanctionBlock
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +125,17 @@ class _Cached:
     starts_at: datetime | None
     ends_at: datetime | None
     fetched: float
+    # Sanctions in force over the sale, its product, room and anchor when it was read.
+    standing: supervision.Standing = field(default_factory=supervision.Standing)
+
+    def refusal(self) -> DomainError | None:
+        origin = self.terms.origin
+        return self.standing.refusal(
+            anchor_id=origin.anchor_id,
+            room_id=origin.room_id,
+            product_ids=(self.terms.sku.product_id,),
+            flash_sale_id=self.terms.sale_id,
+        )
 
 
 @dataclass
@@ -156,6 +172,9 @@ class FlashRuntime:
     _last_push: dict[int, float] = field(default_factory=dict)
     books: dict[int, Books] = field(default_factory=dict)
     drift_total: int = 0
+    # The block (sanction code, '' for none) this process last announced per sale: each
+    # worker announces a change it sees once (the frame is a state, so repeats are harmless).
+    announced_blocks: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.writer = GroupCommitWriter(
@@ -219,7 +238,7 @@ def _remaining(sale: FlashSale) -> int:
     return sale.quantity - sale.sold - sale.returned
 
 
-def _out(sale: FlashSale, now: datetime) -> FlashSaleOut:
+def _out(sale: FlashSale, now: datetime, block: SanctionBlock | None = None) -> FlashSaleOut:
     return FlashSaleOut(
         id=sale.id,
         status=FlashSaleStatus(sale.status),
@@ -241,7 +260,51 @@ def _out(sale: FlashSale, now: datetime) -> FlashSaleOut:
         started_at=sale.started_at,
         finished_at=sale.finished_at,
         server_time=now,
+        banner=sale.banner,
+        blocked=block,
     )
+
+
+async def _blocks(
+    session: AsyncSession, sales: Sequence[FlashSale], now: datetime
+) -> dict[int, SanctionBlock]:
+    """The sanction that stops each sale's purchases (frozen sale, delisted product, suspended
+    room or anchor), read in one query; sales without one are absent."""
+    if not sales:
+        return {}
+    found = await supervision.standing(
+        session,
+        now=now,
+        anchor_ids={s.anchor_id for s in sales},
+        room_ids={s.room_id for s in sales},
+        product_ids={s.product_id for s in sales},
+        flash_sale_ids={s.id for s in sales},
+    )
+    blocks: dict[int, SanctionBlock] = {}
+    for sale in sales:
+        block = found.block(
+            anchor_id=sale.anchor_id,
+            room_id=sale.room_id,
+            product_ids=(sale.product_id,),
+            flash_sale_id=sale.id,
+        )
+        if block is not None:
+            blocks[sale.id] = block
+    return blocks
+
+
+async def _view(session: AsyncSession, sale: FlashSale, now: datetime) -> FlashSaleOut:
+    """A sale with the sanction that stops it, if any."""
+    return _out(sale, now, (await _blocks(session, [sale], now)).get(sale.id))
+
+
+def _note_block(runtime: FlashRuntime, out: FlashSaleOut) -> bool:
+    """Remember the block announced with this view; True when it differs from the last one
+    this process saw (unknown counts as none)."""
+    code = out.blocked.code if out.blocked is not None else ""
+    changed = runtime.announced_blocks.get(out.id, "") != code
+    runtime.announced_blocks[out.id] = code
+    return changed
 
 
 def sale_frame(sale: FlashSaleOut) -> dict[str, Any]:
@@ -254,7 +317,8 @@ async def _announce(runtime: FlashRuntime, sale_id: int) -> None:
         sale = await uow.session.get(FlashSale, sale_id)
         if sale is None:
             return
-        out = _out(sale, runtime.clock.now())
+        out = await _view(uow.session, sale, runtime.clock.now())
+    _note_block(runtime, out)
     await runtime.broker.publish(session_channel(out.session_id), sale_frame(out))
 
 
@@ -279,8 +343,24 @@ async def _require_seller(
     raise PermissionDenied("only the session's anchor or the brand's merchant runs its flash sales")
 
 
+def _check_banner(banner: str, *, remaining: int, lexicon: compliance.Lexicon) -> None:
+    """A banner is scanned like product texts (kind `flash_sale_banner`) and may not claim
+    fewer remaining units than the sale has (fake scarcity)."""
+    if not banner:
+        return
+    compliance.check_fields([("banner", "flash_sale_banner", banner)], lexicon=lexicon)
+    refused = scarcity.scarcity_refusal(banner, stocks=(remaining,), field="banner")
+    if refused is not None:
+        raise refused
+
+
 async def create_sale(
-    uow: UnitOfWork, *, clock: Clock, actor: Identity, body: FlashSaleIn
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    actor: Identity,
+    body: FlashSaleIn,
+    lexicon: compliance.Lexicon,
 ) -> FlashSaleOut:
     """Set units of a showcased SKU aside at a flash price; they leave the SKU's stock."""
     session = uow.session
@@ -292,6 +372,14 @@ async def create_sale(
     await _require_seller(session, actor, anchor_id=view.anchor.id, brand_id=snapshot.brand_id)
     if view.status == SessionStatus.ended:
         raise SaleEnded("the live session has ended", details={"session_id": body.session_id})
+    # Sanctions gate: no sale of a delisted product, in a suspended room or by a suspended anchor.
+    await supervision.enforce(
+        session,
+        now=now,
+        anchor_id=view.anchor.id,
+        room_id=view.room_id,
+        product_ids=(snapshot.product_id,),
+    )
     if snapshot.product_status != ProductStatus.active:
         raise NotInShowcase("the product is not on sale", details={"sku_id": body.sku_id})
     if all(card.id != snapshot.product_id for card in view.showcase):
@@ -299,6 +387,7 @@ async def create_sale(
             "put the product in the session's showcase first",
             details={"product_id": snapshot.product_id},
         )
+    _check_banner(body.banner, remaining=body.quantity, lexicon=lexicon)
     if body.ends_at is not None and (
         body.ends_at <= now or (body.starts_at is not None and body.ends_at <= body.starts_at)
     ):
@@ -325,6 +414,7 @@ async def create_sale(
         product_id=snapshot.product_id,
         sku_id=snapshot.sku_id,
         title=snapshot.title[:200],
+        banner=body.banner,
         price=body.price,
         regular_price=snapshot.price,
         lowest_price_30d=lowest,
@@ -369,6 +459,14 @@ async def start_sale(
     if sale.status == FlashSaleStatus.ended:
         raise SaleEnded("this flash sale has ended")
     now = runtime.clock.now()
+    await supervision.enforce(
+        session,
+        now=now,
+        anchor_id=sale.anchor_id,
+        room_id=sale.room_id,
+        product_ids=(sale.product_id,),
+        flash_sale_id=sale.id,
+    )
     await _open(session, sale, now)
     if sale.status == FlashSaleStatus.ended:
         raise SaleEnded("this flash sale has ended")
@@ -422,7 +520,8 @@ async def _keep_time(uow: UnitOfWork, runtime: FlashRuntime, sale: FlashSale) ->
     now = runtime.clock.now()
     if sale.status == FlashSaleStatus.scheduled and sale.starts_at and sale.starts_at <= now:
         if await _open(uow.session, sale, now):
-            uow.publish_after_commit(session_channel(sale.session_id), sale_frame(_out(sale, now)))
+            opened = await _view(uow.session, sale, now)
+            uow.publish_after_commit(session_channel(sale.session_id), sale_frame(opened))
     if sale.status != FlashSaleStatus.ended and sale.ends_at and sale.ends_at <= now:
         await _finish(uow.session, sale, now)
         _after_end(uow, runtime, sale)
@@ -434,16 +533,47 @@ async def get_sale(uow: UnitOfWork, runtime: FlashRuntime, sale_id: int) -> Flas
     await _keep_time(uow, runtime, sale)
     if await _release_due(uow, runtime, sale_id=sale_id):
         await uow.session.refresh(sale)
-    return _out(sale, runtime.clock.now())
+    out = await _view(uow.session, sale, runtime.clock.now())
+    if _note_block(runtime, out):
+        uow.publish_after_commit(session_channel(out.session_id), sale_frame(out))
+    return out
 
 
 async def list_sales(session: AsyncSession, *, clock: Clock, session_id: int) -> list[FlashSaleOut]:
-    """The sales of a live session, newest first."""
-    rows = await session.scalars(
-        select(FlashSale).where(FlashSale.session_id == session_id).order_by(FlashSale.id.desc())
+    """The sales of a live session, newest first, each with the sanction that stops it."""
+    rows = list(
+        await session.scalars(
+            select(FlashSale)
+            .where(FlashSale.session_id == session_id)
+            .order_by(FlashSale.id.desc())
+        )
     )
     now = clock.now()
-    return [_out(s, now) for s in rows]
+    blocks = await _blocks(session, rows, now)
+    return [_out(s, now, blocks.get(s.id)) for s in rows]
+
+
+async def update_banner(
+    uow: UnitOfWork,
+    runtime: FlashRuntime,
+    *,
+    actor: Identity,
+    sale_id: int,
+    body: FlashSaleBannerIn,
+    lexicon: compliance.Lexicon,
+) -> FlashSaleOut:
+    """Change a sale's banner (seller): scanned, and its claim checked against what is left."""
+    session = uow.session
+    sale = await _load(session, sale_id, lock=True)
+    await _require_seller(session, actor, anchor_id=sale.anchor_id, brand_id=sale.brand_id)
+    if sale.status == FlashSaleStatus.ended:
+        raise SaleEnded("this flash sale has ended")
+    _check_banner(body.banner, remaining=_remaining(sale), lexicon=lexicon)
+    sale.banner = body.banner
+    await session.flush()
+    out = await _view(session, sale, runtime.clock.now())
+    uow.publish_after_commit(session_channel(out.session_id), sale_frame(out))
+    return out
 
 
 # ---------------------------------------------------------------- buying
@@ -453,19 +583,21 @@ def purchase_hash(sale_id: int, quantity: int) -> str:
     return hashlib.sha256(f"flash:{sale_id}:{quantity}".encode()).hexdigest()
 
 
-async def _terms(runtime: FlashRuntime, sale_id: int) -> _Cached:
-    """A sale's terms and status as this worker knows them (at most TERMS_TTL_SECONDS old).
+async def _terms(runtime: FlashRuntime, sale_id: int, *, recheck: bool = False) -> _Cached:
+    """A sale's terms and status as this worker knows them (at most TERMS_TTL_SECONDS old;
+    `recheck`: read now, or take the result of the read under way).
 
     One refresh per sale at a time: under a burst every other request keeps using what is
     known (or waits for the first load) instead of each asking the database.
     """
     cached = runtime._cache.get(sale_id)
-    if cached is not None and time.monotonic() - cached.fetched < TERMS_TTL_SECONDS:
+    fresh_enough = cached is not None and time.monotonic() - cached.fetched < TERMS_TTL_SECONDS
+    if cached is not None and fresh_enough and not recheck:
         return cached
     lock = runtime._refreshing[sale_id]
-    if cached is not None and lock.locked():
+    if cached is not None and lock.locked() and not recheck:
         return cached
-    async with lock:
+    async with lock:  # a recheck waits for a read under way and takes its result
         again = runtime._cache.get(sale_id)
         if again is not None and again is not cached:
             return again
@@ -481,6 +613,27 @@ async def _read_terms(runtime: FlashRuntime, sale_id: int) -> _Cached:
         await uow.commit()
         snapshot = (await catalog.sku_snapshots(uow.session, [sale.sku_id]))[sale.sku_id]
         origin = await live.session_origin(uow.session, sale.session_id)
+        now = runtime.clock.now()
+        standing = await supervision.standing(
+            uow.session,
+            now=now,
+            anchor_ids=(sale.anchor_id,),
+            room_ids=(sale.room_id,),
+            product_ids=(sale.product_id,),
+            flash_sale_ids=(sale.id,),
+        )
+        view = _out(
+            sale,
+            now,
+            standing.block(
+                anchor_id=sale.anchor_id,
+                room_id=sale.room_id,
+                product_ids=(sale.product_id,),
+                flash_sale_id=sale.id,
+            ),
+        )
+        if _note_block(runtime, view):
+            await runtime.broker.publish(session_channel(view.session_id), sale_frame(view))
         return _Cached(
             terms=SaleTerms(
                 sale_id=sale.id,
@@ -493,6 +646,7 @@ async def _read_terms(runtime: FlashRuntime, sale_id: int) -> _Cached:
             starts_at=sale.starts_at,
             ends_at=sale.ends_at,
             fetched=time.monotonic(),
+            standing=standing,
         )
 
 
@@ -557,6 +711,11 @@ async def ensure_loaded(runtime: FlashRuntime, sale_id: int) -> bool:
 
 
 def _check_open(cached: _Cached, now: datetime) -> None:
+    # A sanction first (frozen sale, delisted product, suspended room or anchor): as this
+    # worker read it at most TERMS_TTL_SECONDS ago; the writer re-reads it in its transaction.
+    refused = cached.refusal()
+    if refused is not None:
+        raise refused
     if cached.status == FlashSaleStatus.ended or (cached.ends_at and cached.ends_at <= now):
         raise SaleEnded("this flash sale has ended")
     if cached.status == FlashSaleStatus.scheduled:
@@ -655,6 +814,10 @@ async def buy(
     await runtime.limits.check(user_id=actor.id, ip=ip, now=runtime.clock.now().timestamp())
     key = commerce.check_idempotency_key(idempotency_key)
     cached = await _terms(runtime, sale_id)
+    if cached.refusal() is not None:
+        # A sanction is read again before it refuses, so a lift holds at once; a stopped sale
+        # has no burst to protect, and requests arriving together share one read.
+        cached = await _terms(runtime, sale_id, recheck=True)
     terms = cached.terms
     for _ in range(ATTEMPTS):
         _check_open(cached, runtime.clock.now())
@@ -810,7 +973,8 @@ async def _release_orders(uow: UnitOfWork, runtime: FlashRuntime, order_ids: Seq
         sale.sold -= units
         if sale.status == FlashSaleStatus.sold_out:
             sale.status = FlashSaleStatus.live.value
-            uow.publish_after_commit(session_channel(sale.session_id), sale_frame(_out(sale, now)))
+            reopened = await _view(session, sale, now)
+            uow.publish_after_commit(session_channel(sale.session_id), sale_frame(reopened))
         to_store[sale_id] = (sale.session_id, items)
         await runtime.store.begin(sale_id)
     await session.flush()
@@ -855,8 +1019,24 @@ async def run_sweep(runtime: FlashRuntime) -> int:
         for sale in timed.all():
             await _keep_time(uow, runtime, sale)
         released = await _release_due(uow, runtime, sale_id=None)
+        await _announce_blocks(uow, runtime, now)
         await uow.commit()
     return released
+
+
+async def _announce_blocks(uow: UnitOfWork, runtime: FlashRuntime, now: datetime) -> None:
+    """Tell the rooms of sales frozen or unfrozen (or whose product, room or anchor was
+    sanctioned or lifted) since this process last looked: a sale frame after commit."""
+    sales = list(
+        await uow.session.scalars(
+            select(FlashSale).where(FlashSale.status != FlashSaleStatus.ended.value)
+        )
+    )
+    blocks = await _blocks(uow.session, sales, now)
+    for sale in sales:
+        out = _out(sale, now, blocks.get(sale.id))
+        if _note_block(runtime, out):
+            uow.publish_after_commit(session_channel(out.session_id), sale_frame(out))
 
 
 # ---------------------------------------------------------------- reconciliation

@@ -15,6 +15,11 @@ oversell even if it is wrong (rebuilt after a Redis flush, a worker killed mid-b
    take what fits in arrival order, the rest is sold out;
 3. an upsert of `flash_holdings` with `quantity + new <= per_user_limit` per buyer;
 4. orders, their items and the reservations in three multi-row inserts.
+
+Before any of that, one query reads the sanctions in force over the batch's sales, products,
+rooms and anchors: a sale frozen (or its product delisted, its room or anchor suspended) on any
+worker refuses every purchase written after the sanction committed, whatever a worker's cached
+view of the sale still says (`flash_sale_frozen`, `product_delisted`, ...).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from livecart.flashsale.models import FlashHolding, FlashReservation, FlashSale
 from livecart.flashsale.schemas import OPEN_STATUSES, FlashSaleStatus
 from livecart.flashsale.stock import Settled, StockStore
 from livecart.live.schemas import SessionOrigin
+from livecart.supervision import sanctions as supervision
 
 log = logging.getLogger(__name__)
 
@@ -285,12 +291,36 @@ async def write_batch(
     for p in purchases:
         p.order_id = p.existing_order_id = p.error = None
         by_sale[p.terms.sale_id].append(p)
+    firsts = [group[0].terms for group in by_sale.values()]
+    standing = await supervision.standing(
+        session,
+        now=now,
+        anchor_ids={t.origin.anchor_id for t in firsts},
+        room_ids={t.origin.room_id for t in firsts},
+        product_ids={t.sku.product_id for t in firsts},
+        flash_sale_ids=set(by_sale),
+    )
     for sale_id in sorted(by_sale):  # one lock order for every batch
         group = by_sale[sale_id]
         terms = group[0].terms
         await _replays(session, sale_id, group, look=look_for_replays)
         fresh = [p for p in group if p.existing_order_id is None and p.error is None]
         if not fresh:
+            continue
+        refusal = standing.refusal(
+            anchor_id=terms.origin.anchor_id,
+            room_id=terms.origin.room_id,
+            product_ids=(terms.sku.product_id,),
+            flash_sale_id=sale_id,
+        )
+        if refusal is not None:
+            for p in fresh:
+                p.error = standing.refusal(
+                    anchor_id=terms.origin.anchor_id,
+                    room_id=terms.origin.room_id,
+                    product_ids=(terms.sku.product_id,),
+                    flash_sale_id=sale_id,
+                )
             continue
         fresh = await _take_units(session, sale_id, fresh, outcome)
         if fresh:

@@ -1,6 +1,8 @@
 // Flash sales in the viewer room: the banner with its countdown, remaining units and buying.
 // The server's `flash_sale` frames carry the sale and the server's time (countdowns run on the
 // server's clock, not the viewer's); `flash_stock` frames carry remaining units (<= 5 per second).
+// A sale stopped by a sanction (`blocked`: frozen by the platform, product delisted, room or
+// anchor suspended) shows why and cannot be bought until the sanction is lifted.
 import { api, el, explain, money } from "./api.js";
 import { newKey, pay } from "./buy.js";
 
@@ -57,6 +59,11 @@ export function flashSales({ box, sales, user }) {
       box.querySelector(".flash-message").append(" ", payButton);
     } catch (error) {
       message(explain(error), true);
+      const code = error && error.code;
+      if (["flash_sale_frozen", "product_delisted", "room_suspended", "anchor_suspended"].includes(code)) {
+        refresh(sale.id); // the sale frame says why; the button stays off
+        return;
+      }
       button.disabled = false;
     }
   }
@@ -72,9 +79,16 @@ export function flashSales({ box, sales, user }) {
     button.addEventListener("click", () => onBuy(sale, button));
     box.dataset.saleId = sale.id;
     box.dataset.status = sale.status;
+    box.dataset.blocked = sale.blocked ? sale.blocked.code : "";
     box.replaceChildren(
       el("div", { class: "flash-head" }, el("strong", {}, "⚡ Flash sale"), " ", countdown),
       el("div", { class: "flash-title" }, sale.title),
+      sale.banner ? el("div", { class: "flash-banner", "data-testid": "flash-banner" }, sale.banner) : null,
+      sale.blocked
+        ? el("div", { class: "flash-blocked error", role: "alert", "data-testid": "flash-blocked" },
+          sale.blocked.code === "flash_sale_frozen" ? "Frozen by the platform: " : "Stopped by the platform: ",
+          sale.blocked.reason)
+        : null,
       el("div", { class: "flash-prices" },
         el("span", { class: "flash-price" }, money(sale.price, sale.currency)), " ",
         el("s", { class: "muted" }, money(sale.regular_price, sale.currency)),
@@ -91,7 +105,11 @@ export function flashSales({ box, sales, user }) {
     const status = box.querySelector(".flash-status");
     const button = box.querySelector("[data-testid=flash-buy]");
     if (!countdown || !status || !button) return;
-    if (sale.status === "scheduled") {
+    if (sale.blocked && sale.status !== "ended") {
+      countdown.textContent = sale.blocked.code === "flash_sale_frozen" ? "frozen" : "stopped";
+      status.textContent = `${Math.max(0, sale.remaining)} of ${sale.quantity} left · purchases stopped`;
+      button.disabled = true;
+    } else if (sale.status === "scheduled") {
       const until = sale.starts_at ? left(sale.starts_at) : null;
       countdown.textContent = until ? `starts in ${until.text}` : "starting soon";
       status.textContent = `${sale.quantity} at this price`;
