@@ -70,6 +70,7 @@ from livecart.live.schemas import (
     StatisticsOut,
 )
 from livecart.realtime.broker import session_channel
+from livecart.supervision import scarcity
 from livecart.supervision import service as supervision
 
 Frame = dict[str, Any]
@@ -881,6 +882,14 @@ async def post_chats(
                 )
                 outcomes.append(ChatOutcome(None, None, refused))
                 continue
+            if scarcity.parse_claims(post.text):  # "only 3 left": against the real stock
+                on_show = [live.pinned_product_id] if live.pinned_product_id else []
+                on_show = on_show or [item.product_id for item in live.showcase]
+                stocks = await catalog.sku_stocks(session, on_show)
+                fake = scarcity.scarcity_refusal(post.text, stocks=stocks, field="chat")
+                if fake is not None:
+                    outcomes.append(ChatOutcome(None, None, fake))
+                    continue
         error: DomainError | None = None
         if not _is_staff(post.actor, live):
             mine = sanctions[live.room_id].get(post.actor.id, {})
