@@ -169,3 +169,35 @@ def test_versions_grow_and_a_half_written_one_is_not_loaded(tmp_path: Path) -> N
     assert loaded.model == {"weights": [2]}
     assert loaded.metadata["version"] == 2 and loaded.metadata["auc"] == 0.8
     assert willbuy_store.save(tmp_path, {}, {}).version == 4  # v3's name stays taken
+
+
+def test_expected_calibration_error_on_a_known_case() -> None:
+    # One row in each of four bins: gaps 0.1, 0.1, 0.2, 0.4.
+    ece = willbuy.expected_calibration_error([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.6])
+    assert ece == pytest.approx(0.2)
+    assert willbuy.expected_calibration_error([0, 1], [0.5, 0.5]) == pytest.approx(0.0)
+
+
+def test_calibration_lowers_the_error_on_a_later_time_slice(signal_rows: willbuy.Rows) -> None:
+    split = willbuy.time_split(signal_rows)
+    inner = willbuy.time_split(split.train, willbuy.CALIBRATION_SHARE, minimum=2)
+    fit, held, test = inner.train, inner.test, split.test
+    # Three slices in time: fit, then calibration, then test.
+    assert max(fit.session_start) < min(held.session_start)
+    assert max(held.session_start) < min(test.session_start)
+    raw = willbuy.new_classifier().fit(fit.features, fit.label)
+    calibrated = willbuy.calibrate(raw, held)
+    raw_p = raw.predict_proba(test.features)[:, 1]
+    cal_p = calibrated.predict_proba(test.features)[:, 1]
+    raw_ece = willbuy.expected_calibration_error(test.label, raw_p)
+    cal_ece = willbuy.expected_calibration_error(test.label, cal_p)
+    assert cal_ece < raw_ece, (cal_ece, raw_ece)
+    # `evaluate` reports the same two figures, and stores the calibrated model.
+    found = willbuy.evaluate(signal_rows)
+    assert found.uncalibrated is not None and found.previous is not None
+    assert found.ece == pytest.approx(cal_ece)
+    assert found.uncalibrated.ece == pytest.approx(raw_ece)
+    assert found.calibration_sessions == 4 and found.fit_sessions == 14
+    report = found.report()
+    assert report["ece"] < report["uncalibrated"]["ece"]
+    assert report["calibration_method"] == "isotonic"

@@ -7,9 +7,11 @@ at or before t only (SQL `occurred_at <= t`, and `< session start` for history);
 an order by the viewer in the same session after t. The same SQL builds the rows the server
 scores live (one cut-off: now), so training and serving read the log the same way.
 
-Model: scikit-learn's HistGradientBoostingClassifier, trained on the earlier sessions and
-measured on the later ones (a time-based split). Heavy imports (numpy, DuckDB, scikit-learn)
-are made by this module; `willbuy_store` and `willbuy_live` import it only when needed.
+Model: scikit-learn's HistGradientBoostingClassifier, trained on the earliest sessions,
+calibrated (isotonic regression) on the sessions after those, and measured on the latest ones
+(a time-based split in three slices: fit, calibration, test). Heavy imports (numpy, DuckDB,
+scikit-learn) are made by this module; `willbuy_store` and `willbuy_live` import it only when
+needed. The server counts the same features incrementally (`willbuy_state`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ UNKNOWN_SCORE = -1.0
 DEFAULT_STEP_SECONDS = 300
 CLV_HORIZON_DAYS = 30
 TEST_SHARE = 0.25
+# The latest share of the earlier (non-test) sessions that calibrates the probabilities: the
+# classifier never sees them, and they are all before the test sessions.
+CALIBRATION_SHARE = 0.2
+# `isotonic` (monotone steps, no shape assumed) or `sigmoid` (Platt).
+CALIBRATION_METHOD = "isotonic"
+# Equal-width bins of the expected calibration error.
+ECE_BINS = 10
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -88,6 +97,17 @@ class Rows:
 
     def __len__(self) -> int:
         return int(self.label.shape[0])
+
+    def with_labels(self, label: IntArray) -> Rows:
+        """The same rows with other labels (the shuffled-label check)."""
+        return Rows(
+            session_id=self.session_id,
+            viewer=self.viewer,
+            cutoff=self.cutoff,
+            session_start=self.session_start,
+            features=self.features,
+            label=label,
+        )
 
     def select(self, mask: npt.NDArray[np.bool_]) -> Rows:
         index = np.flatnonzero(mask)
@@ -319,16 +339,20 @@ class Split:
     test_sessions: int
 
 
-def time_split(rows: Rows, test_share: float = TEST_SHARE) -> Split:
-    """The earlier sessions (by start) train, the later `test_share` of sessions test."""
+def _sessions_by_start(rows: Rows) -> list[int]:
     starts: dict[int, datetime] = {}
     for sid, start in zip(rows.session_id.tolist(), rows.session_start, strict=True):
         starts[int(sid)] = start
-    ordered = sorted(starts, key=lambda s: (starts[s], s))
-    if len(ordered) < 4:
+    return sorted(starts, key=lambda s: (starts[s], s))
+
+
+def time_split(rows: Rows, test_share: float = TEST_SHARE, minimum: int = 4) -> Split:
+    """The earlier sessions (by start) train, the later `test_share` of sessions test."""
+    ordered = _sessions_by_start(rows)
+    if len(ordered) < minimum:
         raise NotEnoughData(
-            f"{len(ordered)} session(s) with viewers in the log; at least 4 are needed to train "
-            "on earlier sessions and measure on later ones"
+            f"{len(ordered)} session(s) with viewers in the log; at least {minimum} are needed "
+            "to train on earlier sessions and measure on later ones"
         )
     cut = max(1, min(len(ordered) - 1, round(len(ordered) * (1 - test_share))))
     test_ids = np.array(ordered[cut:], dtype=np.int64)
@@ -393,6 +417,34 @@ class Calibration:
 
 
 @dataclass
+class ProbabilityFigures:
+    """How good one set of probabilities on the test rows is (AUC, Brier, ECE, bins)."""
+
+    auc: float
+    brier: float
+    ece: float
+    mean_predicted: float
+    calibration: Calibration
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "auc": round(self.auc, 4),
+            "brier": round(self.brier, 4),
+            "ece": round(self.ece, 4),
+            "mean_predicted": round(self.mean_predicted, 4),
+            "calibration": _calibration_report(self.calibration),
+        }
+
+
+def _calibration_report(calibration: Calibration) -> dict[str, Any]:
+    return {
+        "predicted": [round(v, 4) for v in calibration.predicted],
+        "observed": [round(v, 4) for v in calibration.observed],
+        "rows": calibration.rows,
+    }
+
+
+@dataclass
 class Evaluation:
     """What `evaluate` measured on the later sessions, and the model trained on the earlier."""
 
@@ -415,6 +467,16 @@ class Evaluation:
     data_from: datetime | None
     data_to: datetime | None
     test_from: datetime | None
+    ece: float = math.nan
+    fit_sessions: int = 0
+    calibration_sessions: int = 0
+    calibration_rows: int = 0
+    calibration_method: str = CALIBRATION_METHOD
+    calibration_from: datetime | None = None
+    # The classifier before calibration, and the model made before calibration existed
+    # (trained on every earlier session, probabilities as they come): same test rows.
+    uncalibrated: ProbabilityFigures | None = None
+    previous: ProbabilityFigures | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
@@ -434,11 +496,17 @@ class Evaluation:
             "train_base_rate": round(self.train_base_rate, 4),
             "mean_predicted": round(self.mean_predicted, 4),
             "brier": round(self.brier, 4),
-            "calibration": {
-                "predicted": [round(v, 4) for v in self.calibration.predicted],
-                "observed": [round(v, 4) for v in self.calibration.observed],
-                "rows": self.calibration.rows,
-            },
+            "ece": round(self.ece, 4),
+            "calibration": _calibration_report(self.calibration),
+            "calibration_method": self.calibration_method,
+            "fit_sessions": self.fit_sessions,
+            "calibration_sessions": self.calibration_sessions,
+            "calibration_rows": self.calibration_rows,
+            "calibration_from": (
+                self.calibration_from.isoformat() if self.calibration_from else None
+            ),
+            "uncalibrated": self.uncalibrated.report() if self.uncalibrated else None,
+            "previous": self.previous.report() if self.previous else None,
             "top_features": [
                 {"feature": name, "auc_drop": round(drop, 4)} for name, drop in self.top_features
             ],
@@ -450,18 +518,58 @@ class Evaluation:
 
 
 def _calibration(labels: IntArray, probabilities: FloatArray, bins: int = 10) -> Calibration:
-    single_threaded_openmp()
-    from sklearn.calibration import calibration_curve
-
-    observed, predicted = calibration_curve(labels, probabilities, n_bins=bins, strategy="quantile")
-    # Rows per bin, with the same quantile edges calibration_curve uses.
+    """Quantile bins of the predicted probability: mean predicted and observed share in each."""
     edges = np.percentile(probabilities, np.linspace(0, 100, bins + 1))
+    # Tied edges (isotonic output has steps) make empty bins; those are left out.
     which = np.searchsorted(edges[1:-1], probabilities, side="right")
     counts = np.bincount(which, minlength=bins)
+    kept = np.flatnonzero(counts)
+    predicted = np.bincount(which, weights=probabilities, minlength=bins)[kept] / counts[kept]
+    observed = np.bincount(which, weights=labels.astype(np.float64), minlength=bins)[kept]
     return Calibration(
         predicted=[float(v) for v in predicted],
-        observed=[float(v) for v in observed],
-        rows=[int(c) for c in counts if c > 0],
+        observed=[float(v) for v in observed / counts[kept]],
+        rows=[int(c) for c in counts[kept]],
+    )
+
+
+def expected_calibration_error(
+    labels: npt.ArrayLike, probabilities: npt.ArrayLike, bins: int = ECE_BINS
+) -> float:
+    """ECE: the row-weighted mean |mean predicted - observed share| over equal-width bins."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.size == 0:
+        return math.nan
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gaps = np.abs(
+        np.bincount(which, weights=p, minlength=bins)
+        - np.bincount(which, weights=y, minlength=bins)
+    )
+    return float(gaps.sum() / counts.sum())
+
+
+def _figures(labels: IntArray, probabilities: FloatArray) -> ProbabilityFigures:
+    from sklearn.metrics import brier_score_loss
+
+    return ProbabilityFigures(
+        auc=auc(labels, probabilities),
+        brier=float(brier_score_loss(labels, probabilities)),
+        ece=expected_calibration_error(labels, probabilities),
+        mean_predicted=float(probabilities.mean()),
+        calibration=_calibration(labels, probabilities),
+    )
+
+
+def calibrate(model: Any, rows: Rows, method: str = CALIBRATION_METHOD) -> Any:
+    """`model` (already fitted, left as it is) with its probabilities mapped on `rows`."""
+    single_threaded_openmp()
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(
+        rows.features, rows.label
     )
 
 
@@ -470,31 +578,42 @@ def evaluate(
     *,
     names: tuple[str, ...] = FEATURES,
     test_share: float = TEST_SHARE,
+    calibration_share: float = CALIBRATION_SHARE,
+    method: str = CALIBRATION_METHOD,
     shuffle_labels: bool = False,
     seed: int = 0,
     step: Callable[[str], None] = lambda _: None,
 ) -> Evaluation:
-    """Train on the earlier sessions, measure on the later ones.
+    """Fit on the earliest sessions, calibrate on the next ones, measure on the latest.
 
-    `shuffle_labels` permutes the training labels (a check: the AUC must fall to about 0.5).
-    The report always carries `shuffled_label_auc`, the same check made on the side.
+    `shuffle_labels` permutes the fit and calibration labels (a check: the AUC must fall to
+    about 0.5). The report always carries `shuffled_label_auc`, the same check made on the side.
     """
     single_threaded_openmp()
     from sklearn.inspection import permutation_importance
-    from sklearn.metrics import brier_score_loss
 
     split = time_split(rows, test_share)
-    _both_classes(split.train, "training")
     _both_classes(split.test, "test")
+    # The latest earlier sessions calibrate: after every fit row, before every test row.
+    inner = time_split(split.train, calibration_share, minimum=2)
+    fit, held = inner.train, inner.test
+    _both_classes(fit, "training")
+    _both_classes(held, "calibration")
     rng = np.random.default_rng(seed)
-    train_labels = split.train.label
+    fit_labels, held_labels = fit.label, held.label
     if shuffle_labels:
-        train_labels = rng.permutation(train_labels)
-    step(f"training on {len(split.train):,} rows of {split.train_sessions} sessions")
-    model = new_classifier(seed).fit(split.train.features, train_labels)
+        fit_labels, held_labels = rng.permutation(fit_labels), rng.permutation(held_labels)
+    step(f"training on {len(fit):,} rows of {inner.train_sessions} sessions")
+    base = new_classifier(seed).fit(fit.features, fit_labels)
+    step(f"calibrating ({method}) on {len(held):,} rows of {inner.test_sessions} later sessions")
+    model = calibrate(base, held.with_labels(held_labels), method)
     probabilities = model.predict_proba(split.test.features)[:, 1]
+    uncalibrated = _figures(split.test.label, base.predict_proba(split.test.features)[:, 1])
+    step("the model made before calibration (every earlier session, raw probabilities)")
+    before = new_classifier(seed).fit(split.train.features, split.train.label)
+    previous = _figures(split.test.label, before.predict_proba(split.test.features)[:, 1])
     step("the shuffled-label check")
-    shuffled = new_classifier(seed).fit(split.train.features, rng.permutation(split.train.label))
+    shuffled = new_classifier(seed).fit(fit.features, rng.permutation(fit.label))
     shuffled_auc = auc(split.test.label, shuffled.predict_proba(split.test.features)[:, 1])
     step("permutation importance on the test rows")
     importance = permutation_importance(
@@ -509,6 +628,7 @@ def evaluate(
         zip(names, (float(v) for v in importance.importances_mean), strict=True),
         key=lambda item: -item[1],
     )
+    calibrated = _figures(split.test.label, probabilities)
     return Evaluation(
         model=model,
         features=names,
@@ -517,18 +637,26 @@ def evaluate(
         test_rows=len(split.test),
         train_sessions=split.train_sessions,
         test_sessions=split.test_sessions,
-        auc=auc(split.test.label, probabilities),
-        train_auc=auc(split.train.label, model.predict_proba(split.train.features)[:, 1]),
+        auc=calibrated.auc,
+        train_auc=auc(fit.label, base.predict_proba(fit.features)[:, 1]),
         shuffled_label_auc=shuffled_auc,
         base_rate=float(split.test.label.mean()),
         train_base_rate=float(split.train.label.mean()),
-        mean_predicted=float(probabilities.mean()),
-        brier=float(brier_score_loss(split.test.label, probabilities)),
-        calibration=_calibration(split.test.label, probabilities),
+        mean_predicted=calibrated.mean_predicted,
+        brier=calibrated.brier,
+        calibration=calibrated.calibration,
         top_features=ranked[:6],
         data_from=min(rows.session_start) if len(rows) else None,
         data_to=max(rows.cutoff) if len(rows) else None,
         test_from=min(split.test.session_start) if len(split.test) else None,
+        ece=calibrated.ece,
+        fit_sessions=inner.train_sessions,
+        calibration_sessions=inner.test_sessions,
+        calibration_rows=len(held),
+        calibration_method=method,
+        calibration_from=min(held.session_start) if len(held) else None,
+        uncalibrated=uncalibrated,
+        previous=previous,
     )
 
 
@@ -556,20 +684,36 @@ def draw_calibration_chart(evaluation: Evaluation, path: Path, title: str) -> No
 
     figure, axes = plt.subplots(figsize=(5.5, 5.0), dpi=120)
     axes.plot([0, 1], [0, 1], linestyle="--", color="#999999", label="perfectly calibrated")
+    for figures, colour, name in (
+        (evaluation.previous, "#9ca3af", "before: no calibration"),
+        (evaluation.uncalibrated, "#f59e0b", "classifier before the isotonic step"),
+    ):
+        if figures is not None:
+            axes.plot(
+                figures.calibration.predicted,
+                figures.calibration.observed,
+                marker=".",
+                color=colour,
+                linewidth=1,
+                label=f"{name} (ECE {figures.ece:.3f}, Brier {figures.brier:.3f})",
+            )
     axes.plot(
         evaluation.calibration.predicted,
         evaluation.calibration.observed,
         marker="o",
         color="#c2410c",
-        label=f"model (test AUC {evaluation.auc:.3f})",
+        label=(
+            f"calibrated ({evaluation.calibration_method}; ECE {evaluation.ece:.3f}, "
+            f"Brier {evaluation.brier:.3f}, AUC {evaluation.auc:.3f})"
+        ),
     )
     axes.axhline(evaluation.base_rate, color="#2563eb", linewidth=0.8, label="base rate")
-    axes.set_xlabel("predicted probability of buying later in the session")
+    axes.set_xlabel("predicted probability of buying later in the session (quantile bins)")
     axes.set_ylabel("observed share that bought")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
     axes.set_title(title, fontsize=10)
-    axes.legend(loc="upper left", fontsize=8)
+    axes.legend(loc="upper left", fontsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from livecart.accounts.dependencies import CurrentUser
 from livecart.core.errors import PermissionDenied
@@ -24,20 +24,38 @@ LIKELY_THRESHOLD = 0.5
 class ModelOut(BaseModel):
     version: int
     trained_at: str | None
-    auc: float | None
+    auc: float | None = Field(description="AUC on the model's test sessions (the latest).")
     base_rate: float | None
+    calibration: str | None = Field(
+        default=None,
+        description="How the probabilities were calibrated (`isotonic`); null for a model "
+        "trained before calibration existed.",
+    )
+    ece: float | None = Field(
+        default=None, description="Expected calibration error on the test sessions."
+    )
 
 
 class BuyerEstimateOut(OutputModel):
-    """Viewers watching now, and how many of them the model expects to order in the session."""
+    """Viewers watching now, and how many of them the model expects to order in the session.
+
+    The console's headline "N viewers likely to buy now" is `expected_buyers` rounded: the sum
+    of the calibrated probabilities, the expected number of buyers among those watching.
+    `likely_buyers` (P >= `threshold`) says how many single viewers stand out.
+    """
 
     session_id: int
-    as_of: datetime
+    as_of: datetime = Field(description="The time the estimate was made (kept up to 2 s).")
     model: ModelOut | None
     threshold: float
-    viewers_scored: int
-    likely_buyers: int | None
-    expected_buyers: float | None
+    viewers_scored: int = Field(description="Signed-in viewers watching who have not ordered.")
+    likely_buyers: int | None = Field(
+        description="Viewers whose calibrated P(orders later in the session) >= threshold."
+    )
+    expected_buyers: float | None = Field(
+        description="Sum of the viewers' calibrated probabilities: the expected number of "
+        "buyers among them (the console's headline, rounded)."
+    )
     message: str
 
 
@@ -81,11 +99,13 @@ async def buyer_estimate(
         return out
     stored, result = scored
     out.model = ModelOut(**model_summary(stored))
+    out.as_of = result.as_of or now
     out.viewers_scored = len(result.viewers)
     out.likely_buyers = sum(1 for p in result.probabilities if p >= LIKELY_THRESHOLD)
     out.expected_buyers = round(sum(result.probabilities), 2)
     out.message = (
-        f"{out.likely_buyers} of {out.viewers_scored} viewers likely to buy now "
-        f"(P ≥ {LIKELY_THRESHOLD:g}); {out.expected_buyers:.1f} expected."
+        f"{round(out.expected_buyers)} of {out.viewers_scored} viewers likely to buy now "
+        f"(sum of calibrated probabilities {out.expected_buyers:.1f}); "
+        f"{out.likely_buyers} at P ≥ {LIKELY_THRESHOLD:g}."
     )
     return out
