@@ -27,6 +27,7 @@ from livecart.flashsale import service as flash
 from livecart.live.models import ChatMessage
 from livecart.realtime.broker import session_channel
 from livecart.settings import Settings
+from livecart.supervision.models import ComplianceHit
 from tests.conftest import LiveServer
 from tests.integration.test_flash_sales import buy, flash_world
 from tests.integration.test_orders_flow import API, consumers, live_session, make_shop
@@ -63,6 +64,17 @@ async def _lift(client: httpx.AsyncClient, operator: dict[str, str], sanction_id
 
 def _code(r: httpx.Response) -> str:
     return str(r.json()["error"]["code"])
+
+
+async def _scarcity_hits(container: Container) -> list[tuple[str, str, int | None]]:
+    """(source, words, product) of the fake-scarcity refusals kept for the risk signals."""
+    async with container.uow() as uow:
+        rows = await uow.session.execute(
+            select(ComplianceHit.source, ComplianceHit.excerpt, ComplianceHit.product_id)
+            .where(ComplianceHit.rule_id == "fake_scarcity")
+            .order_by(ComplianceHit.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- freeze_flash_sale
@@ -255,6 +267,10 @@ async def test_flash_sale_banners_are_scanned_and_their_scarcity_claims_checked(
     assert r.status_code == 422 and _code(r) == "scarcity_claim_false", r.text
     details = r.json()["error"]["details"]
     assert (details["claimed"], details["stock"], details["field"]) == (5, 20, "banner")
+    # Kept as a risk signal of the brand and product (a unit of work of its own).
+    assert await _scarcity_hits(container) == [
+        ("flash_sale_banner", "仅剩最后5件", shop.product_id)
+    ]
     # Absolute terms in a banner: the compliance lexicon blocks it like a product title.
     r = await client.post(
         f"{API}/flash-sales", json={**body, "banner": "全网最低价 国家级"}, headers=anchor
@@ -322,5 +338,9 @@ async def test_a_hosts_claim_of_fewer_units_left_than_in_stock_is_refused_on_the
                 )
             )
         assert "Only 3 left, grab yours" not in texts and "仅剩最后2件" not in texts
+        assert await _scarcity_hits(world.container) == [
+            ("chat", "Only 3 left", None),
+            ("chat", "仅剩最后2件", None),
+        ]
         for ws in (host, alice, bob):
             await ws.close()

@@ -21,6 +21,8 @@ from livecart.flashsale.schemas import (
     StockBooksOut,
 )
 from livecart.supervision import service as supervision
+from livecart.supervision.errors import ComplianceBlocked
+from livecart.supervision.scarcity import ScarcityClaimFalse
 
 if TYPE_CHECKING:
     from livecart.bootstrap import Container
@@ -64,8 +66,9 @@ async def create_sale(
         out = await service.create_sale(
             uow, clock=container.clock, actor=actor, body=body, lexicon=container.lexicon
         )
-    except PriceNotLowest as refused:
-        # A price-truth violation is a risk signal: kept in a unit of work of its own.
+    except (PriceNotLowest, ComplianceBlocked, ScarcityClaimFalse) as refused:
+        # A price-truth violation or a refused banner is a risk signal: kept in a unit of work
+        # of its own.
         await uow.rollback()
         await supervision.keep_refusal(
             container.uow,

@@ -349,7 +349,9 @@ def _check_banner(banner: str, *, remaining: int, lexicon: compliance.Lexicon) -
     if not banner:
         return
     compliance.check_fields([("banner", "flash_sale_banner", banner)], lexicon=lexicon)
-    refused = scarcity.scarcity_refusal(banner, stocks=(remaining,), field="banner")
+    refused = scarcity.scarcity_refusal(
+        banner, stocks=(remaining,), field="banner", kind="flash_sale_banner"
+    )
     if refused is not None:
         raise refused
 

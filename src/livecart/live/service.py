@@ -888,6 +888,9 @@ async def post_chats(
                 stocks = await catalog.sku_stocks(session, on_show)
                 fake = scarcity.scarcity_refusal(post.text, stocks=stocks, field="chat")
                 if fake is not None:
+                    await supervision.record_chat_refusal(
+                        session, now=now, refused=fake, anchor_id=post.actor.id, session_id=live.id
+                    )
                     outcomes.append(ChatOutcome(None, None, fake))
                     continue
         error: DomainError | None = None

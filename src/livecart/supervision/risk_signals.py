@@ -176,7 +176,7 @@ async def _record_refusal(
         "anchor_id": anchor_id,
         "session_id": session_id,
     }
-    if refused.code == "compliance_blocked":
+    if refused.code in ("compliance_blocked", "scarcity_claim_false"):
         rows = [
             _hit_row(hit, at=now, **place)
             for hit in details.get("hits", [])

@@ -156,20 +156,24 @@ def false_claim(text: str, *, stocks: Iterable[int]) -> tuple[Claim, int] | None
 
 
 def scarcity_refusal(
-    text: str, *, stocks: Iterable[int], field: str = "text"
+    text: str, *, stocks: Iterable[int], field: str = "text", kind: str = "chat"
 ) -> ScarcityClaimFalse | None:
     """The error for a text whose claimed remaining quantity is below the real stock, or None."""
     found = false_claim(text, stocks=stocks)
     if found is None:
         return None
     claim, stock = found
+    reason = f"claims {claim.quantity} left but {stock} are in stock (fake scarcity)"
+    # `hits` has the shape of compliance hits, so the risk signals keep it like one.
+    hit = {"field": field, "kind": kind, "rule_id": "fake_scarcity", "action": "block"}
     return ScarcityClaimFalse(
-        f"the {field} claims {claim.quantity} left but {stock} are in stock (fake scarcity)",
+        f"the {field} {reason}",
         details={
             "field": field,
             "rule_id": "fake_scarcity",
             "claimed": claim.quantity,
             "stock": stock,
             "text": claim.text,
+            "hits": [{**hit, "text": claim.text, "reason": reason}],
         },
     )
