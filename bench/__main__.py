@@ -4,7 +4,8 @@ burst: `--buyers 20000 --quantity 10000 --concurrency 200 --variants baseline-pg
 `--runs N` it checks instead of measuring: N verified bursts per variant (default variants
 memory-sqlite,memory-pg,redis-pg2). fanout: `--viewers 1000,5000 --seconds 10 --rate 20`.
 portraits (only when named): `--events 10000000 --phases scan,duckdb,spark` over a
-generated log in a temporary folder.
+generated log in a temporary folder. willbuy (only when named): `--willbuy-events
+10000,1000000 --polls 10`, the buyer-estimate poll before and after the incremental tally.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench import burst, fanout, portraits, report
+from bench import willbuy as willbuy_bench
 
 # Benchmarks by name, in the order `python -m bench` (and `make bench`) runs them.
 BENCHMARKS = ("burst", "fanout")
 # Run only when named: `python -m bench portraits --events 10000000`.
-ON_REQUEST = ("portraits",)
+ON_REQUEST = ("portraits", "willbuy")
 
 
 def _counts(text: str) -> list[int]:
@@ -188,6 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     por.add_argument(
         "--events-dir", default=None, help="where the temporary log goes (default: the system's)"
     )
+    wb = parser.add_argument_group("willbuy")
+    wb.add_argument("--willbuy-events", type=_counts, default=[10_000, 1_000_000])
+    wb.add_argument("--polls", type=int, default=10, help="timed polls per figure")
     args = parser.parse_args(argv)
     chosen = args.benchmarks or list(BENCHMARKS)
     console = Console()
@@ -219,6 +224,10 @@ def main(argv: list[str] | None = None) -> None:
         payload["fanout"] = rows
     if "portraits" in chosen:
         run_portraits(args, console, payload)
+    if "willbuy" in chosen:
+        wb_rows = willbuy_bench.run(willbuy_bench.Options(args.willbuy_events, polls=args.polls))
+        willbuy_bench.print_table(wb_rows, console)
+        payload["willbuy"] = wb_rows
     path = report.write_json(payload, args.json)
     console.print(f"results: {path}")
 

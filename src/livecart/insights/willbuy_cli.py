@@ -83,6 +83,14 @@ def _print(report: dict[str, Any]) -> None:
         table.add_row(key.replace("_", " "), f"{report[key]:,}")
     for key in ("auc", "train_auc", "shuffled_label_auc", "base_rate", "mean_predicted", "brier"):
         table.add_row(key.replace("_", " "), f"{report[key]:.4f}")
+    table.add_row("ece", f"{report['ece']:.4f}")
+    for name in ("uncalibrated", "previous"):
+        if report.get(name):
+            before = report[name]
+            table.add_row(
+                f"{name}: auc / brier / ece",
+                f"{before['auc']:.4f} / {before['brier']:.4f} / {before['ece']:.4f}",
+            )
     console.print(table)
     console.print(
         "top features (AUC drop when shuffled): "
