@@ -74,5 +74,8 @@ def test_console_shows_viewers_likely_to_buy(
     expect(panel).to_contain_text("model v1 · test AUC 0.71")
     expect(panel).to_contain_text("among 2 watching who have not ordered yet")
     expect(panel).to_contain_text("expected buyers (sum of probabilities)")
+    expect(panel).to_contain_text(re.compile(r"\d+ at P ≥ 0\.5"))
+    # A model stored without calibration metadata is flagged on the panel.
+    expect(panel).to_contain_text("not calibrated: retrain it")
     panel.scroll_into_view_if_needed()
     screenshot(console, "console-buyers.png")

@@ -108,6 +108,14 @@ async def test_estimate_uses_the_newest_version_written_while_running(
     assert sorted(result.viewers) == sorted([world.alice_id, world.bob_id])
     assert one["expected_buyers"] == round(sum(result.probabilities), 2)
     assert one["likely_buyers"] == sum(p >= 0.5 for p in result.probabilities)
+    assert f"{round(one['expected_buyers'])} of 2 viewers likely to buy now" in one["message"]
+    # The incremental estimate is what a whole-log recompute gives.
+    full = await container.willbuy.score_full(
+        session_id=world.session_id, anchor_id=world.anchor_id, started=now, now=now
+    )
+    assert full is not None
+    assert full[1].viewers == result.viewers
+    assert full[1].probabilities == pytest.approx(result.probabilities)
 
     # A new version appears while the app runs: the next estimates come from it.
     willbuy_store.save(settings.willbuy_models_root, model, {"auc": 0.74, "base_rate": 0.2})

@@ -19,12 +19,14 @@ function render(panel, estimate) {
     part("detail").textContent = "";
     return;
   }
-  const n = estimate.likely_buyers;
+  // The headline is the expected number of buyers: the sum of calibrated probabilities.
+  const n = Math.round(estimate.expected_buyers);
   part("headline").textContent = `${n} ${n === 1 ? "viewer" : "viewers"} likely to buy now`;
   part("detail").textContent =
     `${estimate.expected_buyers.toFixed(1)} expected buyers (sum of probabilities) among ` +
-    `${estimate.viewers_scored} watching who have not ordered yet; "likely" means ` +
-    `P ≥ ${estimate.threshold}.`;
+    `${estimate.viewers_scored} watching who have not ordered yet; ` +
+    `${estimate.likely_buyers} at P ≥ ${estimate.threshold}.` +
+    (model.calibration ? "" : " This model version is not calibrated: retrain it.");
 }
 
 async function refresh(panel) {
