@@ -114,6 +114,7 @@ async def seed_marketing(
                 body="Use it in any live room this weekend.",
                 coupon_code="WEEKEND20",
                 coupon_amount=2000,
+                coupon_min_spend=10000,
             ),
         )
         run = await marketing.run_campaign(

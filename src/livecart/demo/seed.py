@@ -36,6 +36,9 @@ from livecart.demo.marketing import seed_marketing
 from livecart.events import service as events
 from livecart.events.schemas import BehaviourEvent, EventType
 from livecart.events.sink import EventSink, ParquetEventSink
+from livecart.insights import portrait_store
+from livecart.insights.portraits import Engine as PortraitEngine
+from livecart.insights.schemas import PortraitStoreReport
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus, SessionSummary
 from livecart.supervision import service as supervision
@@ -1161,6 +1164,30 @@ async def refresh(
     )
 
 
+async def store_portraits(
+    container: DemoContainer, *, now: datetime, progress: Progress | None = None
+) -> PortraitStoreReport:
+    """Fold the seeded event log into stored portraits (incremental: new log files only)."""
+    tick = progress or (lambda _step, _done, _total: None)
+    tick("portraits", 0, 2)
+
+    def step(text: str) -> None:  # the store announces compacting, then recomputing
+        if text.startswith("recomputing"):
+            tick("portraits", 1, 2)
+
+    async with container.uow() as uow:
+        report = await portrait_store.store_portraits(
+            uow.session,
+            root=container.settings.event_log_dir,
+            engine=PortraitEngine.duckdb,
+            now=now,
+            step=step,
+        )
+        await uow.commit()
+    tick("portraits", 2, 2)
+    return report
+
+
 async def seed(
     container: DemoContainer,
     size: WorldSize = WorldSize(),
@@ -1181,6 +1208,10 @@ async def seed(
         rooms = await seeder.seed_rooms(staff)
         await seeder.seed_history(staff, cat, rooms, people)
         live_ids = await seeder.seed_now(staff, cat, rooms, [(p.id, p.name) for p in people])
+        # Portraits first, then marketing: segments and stage tracks read stored portraits.
+        await seeder.sink.events.flush()
+        stored = await store_portraits(container, now=seeder.now, progress=progress)
+        seeder.count("portraits", stored.consumers)
         await seed_marketing(
             container, operator=staff.operator, consumer_ids=[p.id for p in people], now=seeder.now
         )
