@@ -105,8 +105,12 @@ async def _add_facts(
         row = {name: fact[name] for name in portrait_pipeline.FACT_FIELDS[3:]}
         row["user_id"] = user_id
         rows.append(row)
+    # render_nulls: the ORM otherwise leaves None out of each row's INSERT and groups rows by
+    # which columns are None, one statement per run of equal groups (28,000 statements for
+    # the demo's 40,000 facts, 20 s); with it, one executemany per batch.
+    stmt = insert(PortraitFact).execution_options(render_nulls=True)
     for start in range(0, len(rows), FACT_INSERT_BATCH):
-        await session.execute(insert(PortraitFact), rows[start : start + FACT_INSERT_BATCH])
+        await session.execute(stmt, rows[start : start + FACT_INSERT_BATCH])
     new_counts = {
         int(key): counts for key, counts in keywords.items() if key.isdigit() and int(key) in active
     }
@@ -331,7 +335,9 @@ async def _recompute(
             }
         )
     if portraits:
-        await session.execute(insert(ConsumerPortrait), portraits)
+        await session.execute(
+            insert(ConsumerPortrait).execution_options(render_nulls=True), portraits
+        )
     affinity_rows = [
         {
             "user_id": r["consumer_id"],
