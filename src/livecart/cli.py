@@ -64,9 +64,12 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "ws_max_size": 4 * settings.ws_max_frame_bytes,
         "ws_per_message_deflate": settings.ws_compression,
         "proxy_headers": False,
-        # Importing the app (SciPy, scikit-learn, DuckDB) takes about 9 s, longer on a busy
-        # machine; uvicorn's 5 s default killed every replacement worker before it started.
-        "timeout_worker_healthcheck": 60,
+        # A new worker must answer uvicorn's ping within this, and it imports `livecart.cli`
+        # first. With the analytics stack (SciPy, scikit-learn, DuckDB, pyarrow) imported only
+        # by the code that uses it (tests/unit/test_import_weight.py) that takes about half
+        # the CPU it did (docs/benchmarks.md, "Start-up import"), but on a loaded 2-core
+        # machine 15 s still killed a starting worker in test_flash_crash.py.
+        "timeout_worker_healthcheck": 30,
     }
 
 
