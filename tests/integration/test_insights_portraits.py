@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -466,6 +467,78 @@ def test_rfm_scores_share_ties_and_use_every_bin() -> None:
     assert quintiles(values, high_is_good=True) == {
         "a": 1, "b": 1, "c": 2, "d": 2, "e": 2, "f": 2, "g": 4, "h": 4, "i": 5, "j": 5,
     }  # fmt: skip
+
+
+def test_array_tags_and_top_keywords_follow_the_row_rules() -> None:
+    """`finish` tags and ranks keywords with array operations over the whole table; on random
+    rows (every rule's edge values, missing scores) they equal `tags.tags` and
+    `keywords.top_keywords` row by row."""
+    rng = random.Random(7)
+    n = 400
+    table_rows = []
+    for i in range(n):
+        hours = [rng.choice((0, 0, 1, 2, 5)) for _ in range(24)]
+        orders = rng.choice((0, 0, 1, 2, 5))
+        table_rows.append(
+            {
+                "consumer_key": f"c{i:04d}",
+                "active_hours": hours,
+                "orders": orders,
+                "products_viewed": rng.choice((0, 1, 2, 3, 9, 10, 12)),
+                "average_stay_seconds": rng.choice((None, 10.0, 599.9, 600.0, 3000.0)),
+                "m_score": rng.choice((None, 1, 4, 5)) if orders else None,
+                "recency_days": rng.choice((0, 59, 60, 90)) if orders else None,
+                "messages": rng.choice((0, 19, 20, 40)),
+                "questions": rng.choice((0, 2, 3, 7)),
+                "days_active": rng.choice((1, 2, 9)),
+            }
+        )
+    table = pa.Table.from_pylist(table_rows)
+    levels = {r["consumer_key"]: rng.choice(([], [1], [3], [4, 2], [1, 5])) for r in table_rows}
+    bands = {
+        r["consumer_key"]: rng.choice((None, {"under_50": 0.5}, {"under_50": 0.49}, {"x": 1.0}))
+        for r in table_rows
+    }
+    alive = {r["consumer_key"]: rng.choice((0.1, 0.3, 0.9)) for r in table_rows[::3]}
+    counts = {
+        r["consumer_key"]: {w: rng.randint(1, 4) for w in rng.sample("abcdefghijklmno", 12)}
+        for r in table_rows[::2]
+    }
+    counts["c0000"] = {"好看": 2, "red": 2, "大码": 3}
+    got = tags.tag_lists(
+        table,
+        max_fan_level=np.array([max(levels[r["consumer_key"]], default=0) for r in table_rows]),
+        under_50=np.array(
+            [(bands[r["consumer_key"]] or {}).get("under_50", 0.0) for r in table_rows]
+        ),
+        p_alive=np.array([alive.get(r["consumer_key"], np.nan) for r in table_rows]),
+    ).to_pylist()
+    want = [
+        tags.tags(
+            r,
+            fan_levels=levels[r["consumer_key"]],
+            price_bands=bands[r["consumer_key"]],
+            p_alive=alive.get(r["consumer_key"]),
+        )
+        for r in table_rows
+    ]
+    assert got == want
+    assert {t for ts in got for t in ts} == set(tags.TAG_NAMES)
+    top = keywords.top_keyword_lists(keywords.keyword_table_of(counts), table.column(0))
+    assert top.to_pylist() == [
+        [w for w, _ in keywords.top_keywords(counts.get(r["consumer_key"], {}))] for r in table_rows
+    ]
+    assert top.to_pylist()[0] == ["大码", "red", "好看"]
+    assert keywords.keyword_dict(keywords.keyword_table_of(counts)) == counts
+
+
+def test_keyword_counts_cut_each_distinct_message_once() -> None:
+    rows_ = [("a", "好看 好看", 3), ("b", "does it come in red?", 1), ("a", "red red", 2)]
+    rows_ += [("b", None, 4), ("c", "", 1), ("a", "does it come in red?", 1)]
+    table = keywords.keyword_table(*(pa.array(list(c)) for c in zip(*rows_, strict=True)))
+    want = keywords.count_keywords((key, text) for key, text, times in rows_ for _ in range(times))
+    assert keywords.keyword_dict(table) == want
+    assert want == {"a": {"好看": 6, "red": 5, "come": 1}, "b": {"come": 1, "red": 1}}
 
 
 @pytest.mark.spark

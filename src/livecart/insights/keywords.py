@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
+import pyarrow as pa
+
 TOP_KEYWORDS = 10
 
 _TOKEN = re.compile(r"[a-z][a-z0-9']*|[\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -90,3 +92,118 @@ def merge_counts(*parts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]
 def top_keywords(counts: dict[str, int], n: int = TOP_KEYWORDS) -> list[tuple[str, int]]:
     """The n most frequent words, ties broken by the word (code point order)."""
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
+# --- set-based counting: each distinct message is cut once, counts are Arrow operations ---
+
+KEYWORD_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("consumer_key", pa.string(), nullable=False),
+        pa.field("word", pa.string(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+    ]
+)
+
+
+def keyword_table(keys: pa.Array, texts: pa.Array, counts: pa.Array) -> pa.Table:
+    """Word counts per consumer (KEYWORD_ARROW_SCHEMA) from (consumer key, message, how many
+    times the consumer sent it) rows, as the engines group them.
+
+    Each distinct message is cut once (`words`); the counts are joined and summed in Arrow,
+    so the cost grows with the distinct messages, not with the messages sent.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    texts = pc.cast(texts, pa.string())
+    present = pc.fill_null(pc.not_equal(texts, ""), False)
+    keys, texts, counts = (pc.filter(c, present) for c in (keys, texts, counts))
+    distinct = pc.unique(texts)
+    cut = [list(words(text)) for text in distinct.to_pylist()]
+    lengths = np.fromiter((len(w) for w in cut), dtype=np.int64, count=len(cut))
+    tokens = pa.table(
+        {
+            "text_index": pa.array(np.repeat(np.arange(len(cut), dtype=np.int64), lengths)),
+            "word": pa.array([w for ws in cut for w in ws], pa.string()),
+        }
+    )
+    rows = pa.table(
+        {
+            "consumer_key": pc.cast(keys, pa.string()),
+            "text_index": pc.cast(pc.index_in(texts, value_set=distinct), pa.int64()),
+            "n": pc.cast(counts, pa.int64()),
+        }
+    )
+    if tokens.num_rows == 0 or rows.num_rows == 0:
+        return KEYWORD_ARROW_SCHEMA.empty_table()
+    joined = rows.join(tokens, "text_index", join_type="inner", use_threads=False)
+    summed = joined.group_by(["consumer_key", "word"], use_threads=False).aggregate([("n", "sum")])
+    table = pa.table(
+        {
+            "consumer_key": summed.column("consumer_key"),
+            "word": summed.column("word"),
+            "count": pc.cast(summed.column("n_sum"), pa.int64()),
+        },
+        schema=KEYWORD_ARROW_SCHEMA,
+    )
+    return table.sort_by([("consumer_key", "ascending"), ("word", "ascending")])
+
+
+def keyword_table_of(counts: dict[str, dict[str, int]]) -> pa.Table:
+    """A {consumer key: {word: count}} mapping as a KEYWORD_ARROW_SCHEMA table."""
+    keys = [key for key, words_ in counts.items() for _ in words_]
+    found = [word for words_ in counts.values() for word in words_]
+    numbers = [n for words_ in counts.values() for n in words_.values()]
+    return pa.table(
+        {"consumer_key": keys, "word": found, "count": numbers}, schema=KEYWORD_ARROW_SCHEMA
+    )
+
+
+def keyword_dict(table: pa.Table) -> dict[str, dict[str, int]]:
+    """A KEYWORD_ARROW_SCHEMA table as {consumer key: {word: count}}."""
+    out: dict[str, dict[str, int]] = {}
+    for key, word, n in zip(
+        table.column("consumer_key").to_pylist(),
+        table.column("word").to_pylist(),
+        table.column("count").to_pylist(),
+        strict=True,
+    ):
+        out.setdefault(key, {})[word] = n
+    return out
+
+
+def top_keyword_lists(table: pa.Table, keys: pa.Array, n: int = TOP_KEYWORDS) -> pa.Array:
+    """For each of keys, its n most frequent words (as `top_keywords`: ties broken by the
+    word in code point order), as a list array aligned with keys (empty when none)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ranked = table.sort_by(
+        [("consumer_key", "ascending"), ("count", "descending"), ("word", "ascending")]
+    )
+    owner = ranked.column("consumer_key").combine_chunks()
+    size = len(owner)
+    if size == 0:
+        return pa.array([[] for _ in range(len(keys))], pa.list_(pa.string()))
+    starts = np.flatnonzero(
+        np.concatenate([[True], ~pc.equal(owner[1:], owner[:-1]).to_numpy(zero_copy_only=False)])
+    )
+    group_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, size)))
+    place = np.arange(size) - starts[group_of]
+    keep = place < n
+    kept_words = ranked.column("word").combine_chunks().filter(pa.array(keep))
+    kept_groups = group_of[keep]
+    group_keys = owner.take(pa.array(starts))
+    group_len = np.bincount(kept_groups, minlength=len(starts))
+    group_start = np.concatenate([[0], np.cumsum(group_len)[:-1]])
+    where = pc.index_in(keys, value_set=group_keys)
+    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+    index = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = np.where(found, group_len[index], 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    total = int(offsets[-1])
+    source = np.repeat(np.where(found, group_start[index], 0), lengths) + (
+        np.arange(total) - np.repeat(offsets[:-1], lengths)
+    )
+    values = kept_words.take(pa.array(source, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
