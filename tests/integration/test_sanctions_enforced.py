@@ -222,7 +222,7 @@ async def test_a_delisted_product_leaves_listings_carts_showcases_and_flash_sale
     assert r.status_code == 201, r.text
 
 
-async def test_a_suspended_room_stops_its_flash_sales(
+async def test_a_suspended_room_or_anchor_stops_their_flash_sales(
     any_backend: str, client: httpx.AsyncClient, container: Container
 ) -> None:
     world = await flash_world(client, container, quantity=3)
@@ -234,6 +234,13 @@ async def test_a_suspended_room_stops_its_flash_sales(
     )
     r = await buy(client, world.sale_id, buyer)
     assert r.status_code == 403 and _code(r) == "room_suspended", r.text
+    await _lift(client, operator, suspension["id"])
+    anchor_id = (await client.get(f"{API}/me", headers=world.anchor)).json()["id"]
+    suspension = await _sanction(
+        client, operator, kind="suspend_anchor", subject_id=anchor_id, reason="fake silk"
+    )
+    r = await buy(client, world.sale_id, buyer)
+    assert r.status_code == 403 and _code(r) == "anchor_suspended", r.text
     await _lift(client, operator, suspension["id"])
     assert (await buy(client, world.sale_id, buyer)).status_code == 201
 
