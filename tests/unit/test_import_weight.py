@@ -45,6 +45,13 @@ async def start():
     async with app.router.lifespan_context(app):
         # Startup is complete here: this is when a worker reports ready.
         loaded["started"] = {FIND_HEAVY}
+        models = app.state.container.willbuy
+        for _ in range(1200):  # the will-buy model is loaded by a background job
+            if models.current is not None:
+                break
+            await asyncio.sleep(0.1)
+        loaded["model_loaded"] = models.current is not None
+        loaded["after_model_load"] = {FIND_HEAVY}
 
 asyncio.run(start())
 print(json.dumps(loaded))
@@ -89,6 +96,15 @@ def test_cli_help_loads_no_heavy_module(tmp_path: Path) -> None:
 
 
 def test_creating_and_starting_the_app_loads_no_heavy_module(tmp_path: Path) -> None:
-    # Background jobs (the will-buy model load) may import them later, after the start.
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from livecart.insights import willbuy_store
+
+    # A will-buy model on disk: the server loads it (joblib, scikit-learn) in a background
+    # job once it has started, never before it reports ready.
+    model = LogisticRegression().fit(np.array([[0.0], [1.0], [0.1], [0.9]]), [0, 1, 0, 1])
+    willbuy_store.save(tmp_path / "models", model, {"auc": 0.5, "base_rate": 0.5})
     loaded = json.loads(run_python(START_APP, tmp_path))
-    assert loaded == {"create_app": [], "started": []}
+    assert loaded["create_app"] == [] and loaded["started"] == []
+    assert loaded["model_loaded"] and {"joblib", "sklearn"} <= set(loaded["after_model_load"])
