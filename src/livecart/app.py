@@ -34,6 +34,7 @@ from livecart.metrics import router as metrics_router
 from livecart.realtime.gateway import router as realtime_router
 from livecart.service.api import router as service_router
 from livecart.settings import Settings
+from livecart.supervision import risk
 from livecart.supervision.api import router as supervision_router
 from livecart.supervision.risk_api import router as supervision_risk_router
 from livecart.web.after_sales_pages import router as after_sales_pages_router
@@ -91,6 +92,16 @@ def start_jobs(container: Container) -> None:
         settings.marketing_stages_seconds,
         partial(marketing_service.run_stage_job, container.uow, clock=container.clock),
         "marketing-stages",
+    )
+    container.every(
+        settings.risk_job_seconds,
+        partial(
+            risk.run_risk_job,
+            container.uow,
+            clock=container.clock,
+            event_log=settings.event_log_dir,
+        ),
+        "risk-job",
     )
     container.every(
         settings.privacy_sweep_seconds,

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     # How often the marketing stage job moves consumers between stages (docs/marketing.md).
     marketing_stages_seconds: float = 3600.0
+    # How often the risk job looks for bot-like activity, scores every signalled brand,
+    # product and anchor and acts on the thresholds (docs/supervision.md, "Risk scores").
+    risk_job_seconds: float = 3600.0
 
     # Trained models (the will-buy model: <models_dir>/willbuy/vN.joblib); unset: data_dir/models.
     # The server checks for a newer will-buy version every willbuy_reload_seconds.

@@ -19,6 +19,7 @@ from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container, build_container, running
 from livecart.cli import app
+from livecart.core.clock import FrozenClock
 from livecart.events import service as events
 from livecart.events.schemas import EventType
 from livecart.live import service as live
@@ -386,3 +387,48 @@ def test_livecart_risk_scores_prints_contributions_as_json(tmp_path: Path) -> No
     assert result.exit_code == 0 and "brand 7" in result.stdout
     result = runner.invoke(app, ["risk", "detect-bots", "--json"], env=env)
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+async def test_the_periodic_risk_job_warns_a_subject_at_act_once_a_week(
+    client: httpx.AsyncClient,
+    container: Container,
+    any_backend: str,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from livecart.supervision import risk
+    from livecart.supervision.models import Sanction
+
+    shop, bystander = await make_shop(client, container, 5), await make_shop(client, container, 5)
+    async with container.uow() as uow:
+        for n in range(12):
+            uow.session.add(
+                ComplianceHit(
+                    at=container.clock.now(),
+                    source="product_title",
+                    action="block",
+                    rule_id="absolute_terms",
+                    excerpt=f"最{n}",
+                    brand_id=shop.brand_id,
+                    details={},
+                )
+            )
+        await uow.commit()
+    # Compliance hits alone give at most their weight (8); lower the act threshold below it.
+    monkeypatch.setattr(risk, "ACT_AT", SIGNAL["compliance_hits"].weight - 1)
+
+    def job() -> Any:
+        return risk.run_risk_job(
+            container.uow, clock=container.clock, event_log=container.settings.event_log_dir
+        )
+
+    assert await job() == {"bot_findings": 0, "scored": 1, "warned": 1}
+    assert await job() == {"bot_findings": 0, "scored": 1, "warned": 0}  # once a week at most
+    async with container.uow() as uow:
+        warned = list(await uow.session.scalars(select(Sanction)))
+    assert [(s.kind, s.subject_kind, s.subject_id, s.created_by) for s in warned] == [
+        ("warn", "brand", shop.brand_id, None)
+    ]
+    assert bystander.brand_id != shop.brand_id
+    clock.advance(days=8)
+    assert (await job())["warned"] == 1

@@ -21,7 +21,7 @@ from livecart.core.db import UnitOfWork
 from livecart.settings import Settings
 from livecart.supervision.compliance import Lexicon, load_lexicon, scan
 from livecart.supervision.errors import LexiconInvalid
-from livecart.supervision.risk_schemas import RiskScoreOut
+from livecart.supervision.risk_schemas import RiskScoreOut, RiskSubject
 
 T = TypeVar("T")
 
@@ -174,18 +174,11 @@ def risk_scores_command(
     signal contributed (weight x min(value / saturation, 1)), highest first."""
     from livecart.supervision import risk
 
-    kinds = list(dict.fromkeys(kind or list(RiskKind)))
+    kinds: list[RiskSubject] = [one.value for one in dict.fromkeys(kind or list(RiskKind))]
     clock = SystemClock()
-    now = clock.now()
 
     async def job(uow: UnitOfWork) -> list[tuple[RiskScoreOut, str | None]]:
-        found: list[tuple[RiskScoreOut, str | None]] = []
-        for one in kinds:
-            for score in await risk.risk_scores(uow.session, subject_kind=one.value, now=now):
-                action = None
-                if apply:
-                    action = await risk.apply_thresholds(uow.session, clock=clock, score=score)
-                found.append((score, action))
+        found = await risk.score_and_act(uow.session, clock=clock, kinds=kinds, apply=apply)
         await uow.commit()
         return found
 

@@ -8,13 +8,16 @@ review (queued for an operator), 75 and up act (the platform warns the subject i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.core.clock import Clock
+from livecart.core.db import UnitOfWork
 from livecart.supervision import risk_signals
 from livecart.supervision.models import (
     BotFinding,
@@ -274,3 +277,46 @@ async def apply_thresholds(
         },
     )
     return "warned"
+
+
+RISK_KINDS: tuple[RiskSubject, ...] = ("brand", "product", "anchor")
+
+
+async def score_and_act(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    kinds: Sequence[RiskSubject] = RISK_KINDS,
+    apply: bool = True,
+) -> list[tuple[RiskScoreOut, str | None]]:
+    """Every signalled subject's score, and (with `apply`) the threshold's action on it."""
+    now = clock.now()
+    found: list[tuple[RiskScoreOut, str | None]] = []
+    for kind in kinds:
+        for score in await risk_scores(session, subject_kind=kind, now=now):
+            action = await apply_thresholds(session, clock=clock, score=score) if apply else None
+            found.append((score, action))
+    return found
+
+
+async def run_risk_job(
+    open_uow: Callable[[], UnitOfWork], *, clock: Clock, event_log: Path, bot_days: int = 90
+) -> dict[str, int]:
+    """The periodic risk job: find bot-like activity in the event log, then score every
+    signalled subject and act on the thresholds; each step its own unit of work."""
+    async with open_uow() as uow:
+        findings = await risk_signals.detect_bot_activity(
+            uow.session,
+            event_log=event_log,
+            clock=clock,
+            since=clock.now() - timedelta(days=bot_days),
+        )
+        await uow.commit()
+    async with open_uow() as uow:
+        scored = await score_and_act(uow.session, clock=clock)
+        await uow.commit()
+    return {
+        "bot_findings": len(findings),
+        "scored": len(scored),
+        "warned": sum(1 for _, action in scored if action == "warned"),
+    }

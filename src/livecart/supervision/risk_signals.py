@@ -13,6 +13,7 @@ and bot-like viewers or likes (issue 5, item 7; docs/supervision.md, "Risk score
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -391,18 +392,26 @@ async def detect_bot_activity(
     from livecart.events import service as events
     from livecart.events.errors import EventLogEmpty
 
-    try:
-        connection = events.open_log(event_log)
-    except EventLogEmpty:
+    def scan() -> tuple[list[Any], list[Any], list[Any]] | None:
+        try:
+            connection = events.open_log(event_log)
+        except EventLogEmpty:
+            return None
+        with connection:
+            start = since.timestamp()
+            likes = connection.execute(LIKE_BURSTS_SQL, [start, LIKES_PER_MINUTE_BOT]).fetchall()
+            silent = connection.execute(SILENT_JOINS_SQL, [start, start]).fetchall()
+            steady = connection.execute(
+                STEADY_WATCHERS_SQL,
+                [start, STEADY_SESSIONS, STEADY_SPREAD_SECONDS, STEADY_MIN_SECONDS],
+            ).fetchall()
+        return likes, silent, steady
+
+    # DuckDB blocks: in a server the scan runs in a thread, not on the event loop.
+    scanned = await asyncio.to_thread(scan)
+    if scanned is None:
         return []
-    with connection:
-        start = since.timestamp()
-        likes = connection.execute(LIKE_BURSTS_SQL, [start, LIKES_PER_MINUTE_BOT]).fetchall()
-        silent = connection.execute(SILENT_JOINS_SQL, [start, start]).fetchall()
-        steady = connection.execute(
-            STEADY_WATCHERS_SQL,
-            [start, STEADY_SESSIONS, STEADY_SPREAD_SECONDS, STEADY_MIN_SECONDS],
-        ).fetchall()
+    likes, silent, steady = scanned
     ages: dict[int, datetime] = {}
     for consumer_id in {row[2] for row in silent if row[2] is not None}:
         try:
