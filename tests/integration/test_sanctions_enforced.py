@@ -304,6 +304,11 @@ async def test_flash_sale_banners_are_scanned_and_their_scarcity_claims_checked(
     r = await client.patch(url, json={"banner": "Hurry, only 3 left!"}, headers=anchor)
     assert r.status_code == 422 and _code(r) == "scarcity_claim_false", r.text
     assert r.json()["error"]["details"]["stock"] == 15
+    # Kept as a risk signal too, like the refusal on create.
+    assert await _scarcity_hits(container) == [
+        ("flash_sale_banner", "仅剩最后5件", shop.product_id),
+        ("flash_sale_banner", "only 3 left", shop.product_id),
+    ]
     r = await client.patch(url, json={"banner": "只剩15件"}, headers=anchor)
     assert r.status_code == 200, r.text
     assert r.json()["banner"] == "只剩15件"

@@ -95,14 +95,27 @@ async def create_sale(
 async def update_sale(
     sale_id: SaleId, body: FlashSaleBannerIn, actor: Seller, uow: UoW, container: ContainerDep
 ) -> FlashSaleOut:
-    out = await service.update_banner(
-        uow,
-        _flash(container),
-        actor=actor,
-        sale_id=sale_id,
-        body=body,
-        lexicon=container.lexicon,
-    )
+    try:
+        out = await service.update_banner(
+            uow,
+            _flash(container),
+            actor=actor,
+            sale_id=sale_id,
+            body=body,
+            lexicon=container.lexicon,
+        )
+    except (ComplianceBlocked, ScarcityClaimFalse) as refused:
+        # Kept as a risk signal like a banner refused on create.
+        await uow.rollback()
+        sku_id, session_id = await service.sale_refs(uow.session, sale_id)
+        await supervision.keep_refusal(
+            container.uow,
+            clock=container.clock,
+            refused=refused,
+            sku_id=sku_id,
+            session_id=session_id,
+        )
+        raise
     await uow.commit()
     return out
 

@@ -332,6 +332,12 @@ async def _load(session: AsyncSession, sale_id: int, *, lock: bool = False) -> F
     return sale
 
 
+async def sale_refs(session: AsyncSession, sale_id: int) -> tuple[int, int]:
+    """The sale's SKU and live session ids (to attribute a refused banner to its subjects)."""
+    sale = await _load(session, sale_id)
+    return sale.sku_id, sale.session_id
+
+
 # ---------------------------------------------------------------- creating and running sales
 
 
