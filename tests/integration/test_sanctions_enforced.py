@@ -32,7 +32,7 @@ from tests.conftest import LiveServer
 from tests.integration.test_flash_sales import buy, flash_world
 from tests.integration.test_orders_flow import API, consumers, live_session, make_shop
 from tests.integration.test_realtime_gateway import chats, frames_until, next_frame, world_on
-from tests.support import auth, make_user
+from tests.support import PASSWORD, auth, make_user
 
 
 @pytest.fixture
@@ -176,6 +176,14 @@ async def test_a_delisted_product_leaves_listings_carts_showcases_and_flash_sale
     assert card["delisted"]["sanction_id"] == delisting["id"]
     page = (await client.get(f"{API}/products/{product_id}", headers=world.merchant)).json()
     assert (page["status"], page["delisted"]["reason"]) == ("delisted", "fake silk")
+    # And so does their catalogue page, without the "List again" button the sanction overrides.
+    email = (await client.get(f"{API}/me", headers=world.merchant)).json()["email"]
+    async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as pages:
+        login = {"email": email, "password": PASSWORD, "next": "/merchant"}
+        assert (await pages.post("/login", data=login)).status_code == 303
+        html = (await pages.get("/merchant")).text
+    row = html.split(f'data-product-id="{product_id}"')[1].split("</tr>")[0]
+    assert "Delisted by the platform: fake silk" in row and "List again" not in row, row
 
     # Not into a cart, not through checkout, the cart shows it unavailable.
     r = await client.post(
