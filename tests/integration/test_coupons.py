@@ -23,7 +23,7 @@ from livecart.marketing import service as marketing
 from livecart.marketing.errors import CouponAlreadyUsed
 from livecart.marketing.schemas import Arm
 from tests.integration.test_orders_flow import API, Shop, make_shop, stock_of
-from tests.support import auth, make_user
+from tests.support import PASSWORD, auth, make_user
 
 
 @dataclass
@@ -137,6 +137,14 @@ async def test_fixed_coupon_is_used_once_and_the_payment_is_the_discounted_total
     r = await buy(client, first, [(shop.sku_ids[0], 1)], coupon["id"])
     assert r.status_code == 409 and code(r) == "coupon_already_used"
     assert await stock_of(container, shop.sku_ids[0]) == 9  # the refused order took no stock
+
+    # The brand's merchant sees the discount on their orders page.
+    email = (await client.get(f"{API}/me", headers=shop.merchant)).json()["email"]
+    async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as pages:
+        login = {"email": email, "password": PASSWORD, "next": "/merchant/orders"}
+        assert (await pages.post("/login", data=login)).status_code == 303
+        html = (await pages.get("/merchant/orders")).text
+    assert "CNY 109.90" in html and "coupon −CNY 20.00 (of CNY 129.90)" in html, html
 
     r = await client.post(f"{API}/orders/{placed['id']}/pay", headers=first.headers)
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
