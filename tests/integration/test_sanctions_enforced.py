@@ -158,6 +158,12 @@ async def test_a_delisted_product_leaves_listings_carts_showcases_and_flash_sale
     public = (await client.get(f"{API}/products", params={"limit": 200})).json()
     assert product_id in [p["id"] for p in public]
 
+    async def showcased() -> list[int]:
+        view = (await client.get(f"{API}/sessions/{world.session_id}")).json()
+        return [card["id"] for card in view["showcase"]]
+
+    assert product_id in await showcased()
+
     delisting = await _sanction(
         client, operator, kind="delist_product", subject_id=product_id, reason="fake silk"
     )
@@ -167,6 +173,8 @@ async def test_a_delisted_product_leaves_listings_carts_showcases_and_flash_sale
     assert product_id not in [p["id"] for p in public]
     assert (await client.get(f"{API}/products/{product_id}")).status_code == 404
     assert (await client.get(f"{API}/products/{product_id}", headers=other)).status_code == 404
+    # Gone from the room's showcase that held it.
+    assert product_id not in await showcased()
     # The brand's merchant sees it as delisted, with the operator's reason.
     mine = (await client.get(f"{API}/products", headers=world.merchant)).json()
     (card,) = [p for p in mine if p["id"] == product_id]
@@ -222,6 +230,7 @@ async def test_a_delisted_product_leaves_listings_carts_showcases_and_flash_sale
     await _lift(client, operator, delisting["id"])
     public = (await client.get(f"{API}/products", params={"limit": 200})).json()
     assert product_id in [p["id"] for p in public]
+    assert product_id in await showcased()
     r = await client.post(
         f"{API}/cart/items", json={"sku_id": world.sku_id, "quantity": 1}, headers=other
     )

@@ -165,6 +165,13 @@ async def _delistings(
     return {pid: block for pid, block in blocks.items() if block is not None}
 
 
+async def delisted_ids(
+    session: AsyncSession, product_ids: Iterable[int], *, now: datetime
+) -> set[int]:
+    """Which of these products an operator's delisting holds now (rooms leave them out)."""
+    return set(await _delistings(session, product_ids, now))
+
+
 def product_out(
     product: Product, *, lexicon: supervision.Lexicon, delisted: SanctionBlock | None = None
 ) -> ProductOut:

@@ -116,9 +116,12 @@ async def end_session(
     "/sessions/{session_id}",
     response_model=SessionView,
     summary="A session with hosts, showcase, pinned product and statistics (anyone)",
+    description="Products under an operator's delisting are left out of the showcase and pin.",
 )
 async def get_session(session_id: int, uow: UoW, container: ContainerDep) -> SessionView:
-    return await service.get_session_view(uow.session, session_id, hub=container.hub)
+    return await service.get_session_view(
+        uow.session, session_id, hub=container.hub, now=container.clock.now()
+    )
 
 
 @router.get(

@@ -340,9 +340,15 @@ def _statistics(live: LiveSession, viewers: int) -> StatisticsOut:
 
 
 async def get_session_view(
-    session: AsyncSession, session_id: int, *, hub: ViewerCounter | None = None
+    session: AsyncSession,
+    session_id: int,
+    *,
+    hub: ViewerCounter | None = None,
+    now: datetime | None = None,
 ) -> SessionView:
-    """The full view of one session: hosts, showcase, pinned product, statistics (anyone)."""
+    """The full view of one session: hosts, showcase, pinned product, statistics (anyone).
+    With `now` (the viewers' view), products under an operator's delisting are left out of
+    the showcase and the pin; staff views pass no `now` and see them."""
     live = await _session(session, session_id)
     await session.refresh(live)
     people = await _people(session, [live.anchor_id, *(c.anchor_id for c in live.cohosts)])
@@ -350,6 +356,9 @@ async def get_session_view(
     if live.pinned_product_id is not None:
         product_ids.append(live.pinned_product_id)
     cards = await catalog.product_cards(session, product_ids)
+    if now is not None:
+        for product_id in await catalog.delisted_ids(session, product_ids, now=now):
+            cards.pop(product_id, None)
     viewers = hub.viewers(live.id) if hub is not None else 0
     return SessionView(
         id=live.id,

@@ -306,7 +306,9 @@ async def reserve(
 async def viewer_room(
     session_id: int, request: Request, user: PageUser, uow: UoW, container: ContainerDep
 ) -> Response:
-    view = await live.get_session_view(uow.session, session_id, hub=_hub(request))
+    view = await live.get_session_view(
+        uow.session, session_id, hub=_hub(request), now=container.clock.now()
+    )
     room_data = {
         "session_id": view.id,
         "status": view.status.value,
