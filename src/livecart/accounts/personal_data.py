@@ -189,6 +189,17 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "position": NOT,
         "added_at": NOT,
     },
+    # An anchor's script is the business's advertising text (like a room's description), not
+    # the anchor's private data; who saved it is a staff reference.
+    "session_scripts": {
+        "id": NOT,
+        "session_id": NOT,
+        "version": NOT,
+        "text": NOT,
+        "warnings": NOT,
+        "updated_by": REF,
+        "updated_at": NOT,
+    },
     "chat_messages": {
         "id": KEEP,
         "session_id": KEEP,
@@ -326,6 +337,7 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "product_id": NOT,
         "sku_id": NOT,
         "title": NOT,
+        "banner": NOT,  # the sale's advertising line, scanned like a product title
         "price": NOT,
         "regular_price": NOT,
         "lowest_price_30d": NOT,

@@ -1,4 +1,5 @@
-"""REST routes of the live domain: rooms, sessions, co-hosts, showcase, pin, moderation."""
+"""REST routes of the live domain: rooms, sessions, co-hosts, showcase, pin, moderation,
+anchor scripts."""
 
 from __future__ import annotations
 
@@ -20,12 +21,17 @@ from livecart.live.schemas import (
     ReservationOut,
     RoomIn,
     RoomOut,
+    ScriptIn,
+    ScriptOut,
     SessionIn,
     SessionStatus,
     SessionStatusOut,
     SessionSummary,
     SessionView,
 )
+from livecart.supervision import service as supervision
+from livecart.supervision.errors import ComplianceBlocked
+from livecart.supervision.scarcity import ScarcityClaimFalse
 
 router = APIRouter(tags=["live"])
 
@@ -313,3 +319,72 @@ async def cancel_reservation(session_id: int, actor: CurrentUser, uow: UoW) -> R
     result = await service.cancel_reservation(uow.session, actor=actor, session_id=session_id)
     await uow.commit()
     return result
+
+
+# ---------------------------------------------------------------- anchor scripts
+
+
+@router.get(
+    "/sessions/{session_id}/script",
+    response_model=ScriptOut,
+    summary="The session's anchor script (its hosts and moderators, operators)",
+    description=(
+        "The current script (version 0 and an empty text when none was saved), with the "
+        "warn-only compliance hits found when it was saved. `version` reads one of the last 20 "
+        "kept versions (404 `script_version_not_found`). Viewers get 403 `not_room_staff`."
+    ),
+)
+async def get_script(
+    session_id: int,
+    actor: CurrentUser,
+    uow: UoW,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> ScriptOut:
+    return await service.get_script(
+        uow.session, actor=actor, session_id=session_id, version=version
+    )
+
+
+@router.put(
+    "/sessions/{session_id}/script",
+    response_model=ScriptOut,
+    summary="Save the session's anchor script (the session's anchor or a co-host)",
+    description=(
+        "Scanned by the compliance lexicon (kind `anchor_script`): a blocking hit refuses the "
+        "save with 422 `compliance_blocked` (`details.rule_ids`; `details.hits`, each with "
+        "`rule_id`, `action`, `text`, `reason`, `start`/`end` offsets into the text and its "
+        "`line` and `column`) and nothing is stored; warn-only hits are stored with the script "
+        'and returned in `compliance_warnings`. A claimed remaining quantity ("only 3 left") '
+        "below the stock of every SKU in the showcase gives 422 `scarcity_claim_false` (with "
+        "`line`). A refused save is kept as a compliance hit of its author for the risk score. "
+        "403 `not_host` for anyone but the session's anchor and co-hosts, 409 `session_ended` "
+        "once the session ended, 409 `script_changed` when `base_version` is not the current "
+        "version."
+    ),
+)
+async def save_script(
+    session_id: int, body: ScriptIn, actor: CurrentUser, uow: UoW, container: ContainerDep
+) -> ScriptOut:
+    try:
+        script = await service.save_script(
+            uow.session,
+            clock=container.clock,
+            lexicon=container.lexicon,
+            actor=actor,
+            session_id=session_id,
+            text=body.text,
+            base_version=body.base_version,
+        )
+    except (ComplianceBlocked, ScarcityClaimFalse) as refused:
+        # A refused script is a risk signal of its author: kept in a unit of work of its own.
+        await uow.rollback()
+        await supervision.keep_refusal(
+            container.uow,
+            clock=container.clock,
+            refused=refused,
+            session_id=session_id,
+            anchor_id=actor.id,
+        )
+        raise
+    await uow.commit()
+    return script

@@ -100,3 +100,12 @@ class SlowMode(RateLimited):
 
 class ChatRateLimited(RateLimited):
     code = "rate_limited"
+
+
+# Anchor scripts.
+
+
+class ScriptChanged(Conflict):
+    """Another host saved the script since the version this edit started from."""
+
+    code = "script_changed"

@@ -1,10 +1,11 @@
-"""Tables of rooms, sessions, co-hosts, showcase, chat and moderation."""
+"""Tables of rooms, sessions, co-hosts, showcase, chat, moderation and anchor scripts."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livecart.core.db import Base, MinorUnitsColumn
@@ -130,3 +131,22 @@ class Reservation(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
+
+
+class SessionScript(Base):
+    """One saved version of a session's anchor script (the talking points the hosts read).
+
+    Each save adds a version; the highest is the current script. The warn-only compliance hits
+    found when it was saved are kept with it (`warnings`); a text with a blocking hit is never
+    stored. Older versions beyond `live.scripts.KEEP_VERSIONS` are dropped on save."""
+
+    __tablename__ = "session_scripts"
+    __table_args__ = (UniqueConstraint("session_id", "version", name="uq_session_scripts_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]

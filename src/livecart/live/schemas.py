@@ -1,4 +1,5 @@
-"""Input and output shapes of the live domain: rooms, sessions, showcase, chat, moderation."""
+"""Input and output shapes of the live domain: rooms, sessions, showcase, chat, moderation,
+anchor scripts."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from livecart.catalog.schemas import ProductCard
 from livecart.core.schemas import InputModel, OutputModel
+from livecart.supervision.schemas import FieldHit
 
 Title = Annotated[str, Field(min_length=1, max_length=120)]
 
@@ -179,3 +181,49 @@ class ReservationOut(OutputModel):
     session_id: int
     reserved: bool
     reservations: int
+
+
+# An anchor script is read aloud over a whole session: 20,000 characters is about two hours of
+# talking points, and bounds what one save scans.
+SCRIPT_MAX_LENGTH = 20_000
+
+
+class ScriptIn(InputModel):
+    """The whole script of a session, as the host wrote it."""
+
+    # Kept exactly as sent (no trimming): hit offsets and lines index this text.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    text: str = Field(
+        max_length=SCRIPT_MAX_LENGTH,
+        description="The talking points, up to 20,000 characters; an empty text clears it.",
+    )
+    base_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="The version this edit started from (0: none yet). When given and another "
+        "save came in since, the save is refused with 409 `script_changed`; omit to overwrite.",
+    )
+
+
+class ScriptHit(FieldHit):
+    """A compliance hit in a script: `start`/`end` index the script's text, `line` and
+    `column` (both from 1) say where it is for people."""
+
+    line: int
+    column: int
+
+
+class ScriptOut(OutputModel):
+    """A session's current anchor script (version 0, empty text: none written yet)."""
+
+    session_id: int
+    version: int = Field(description="Increases by one with each save; 0 when none is saved.")
+    text: str
+    updated_at: datetime | None
+    updated_by: PersonOut | None
+    compliance_warnings: list[ScriptHit] = Field(
+        default_factory=list,
+        description="The warn-only hits found when this version was saved (the text was "
+        "accepted with them).",
+    )

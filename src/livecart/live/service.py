@@ -1165,3 +1165,9 @@ async def erase_personal_data(session: AsyncSession, user_id: int) -> None:
         update(RoomSanction).where(RoomSanction.user_id == user_id).values(reason="")
     )
     await session.execute(delete(Reservation).where(Reservation.user_id == user_id))
+
+
+# ---------------------------------------------------------------- anchor scripts (live/scripts.py)
+
+from livecart.live.scripts import get_script as get_script  # noqa: E402
+from livecart.live.scripts import save_script as save_script  # noqa: E402

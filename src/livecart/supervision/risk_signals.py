@@ -151,12 +151,12 @@ async def _record_refusal(
     product_id: int | None,
     sku_id: int | None,
     session_id: int | None,
+    anchor_id: int | None = None,
 ) -> int:
     # Other domains import supervision's service: reach them at call time.
     from livecart.catalog import service as catalog
     from livecart.live import service as live
 
-    anchor_id = None
     if sku_id is not None:
         snapshot = (await catalog.sku_snapshots(session, [sku_id])).get(sku_id)
         if snapshot is not None:
@@ -166,9 +166,11 @@ async def _record_refusal(
         brand_id = card.brand.id if card is not None else None
     if session_id is not None:
         try:
-            anchor_id = (await live.session_origin(session, session_id)).anchor_id
+            origin = await live.session_origin(session, session_id)
         except DomainError:
             session_id = None
+        else:
+            anchor_id = anchor_id or origin.anchor_id
     details = dict(refused.details or {})
     rows: list[ComplianceHit] = []
     place: dict[str, Any] = {
@@ -219,11 +221,13 @@ async def keep_refusal(
     product_id: int | None = None,
     sku_id: int | None = None,
     session_id: int | None = None,
+    anchor_id: int | None = None,
 ) -> int:
-    """Record a refused product text (`compliance_blocked`) or price claim
-    (`original_price_not_supported`, `price_not_lowest`) in a unit of work of its own, after
-    the request's was rolled back; returns the rows kept. The subject is resolved from the SKU
-    (product and brand), the product (brand) and the session (anchor)."""
+    """Record a refused product text or banner (`compliance_blocked`, `scarcity_claim_false`)
+    or price claim (`original_price_not_supported`, `price_not_lowest`) in a unit of work of its
+    own, after the request's was rolled back; returns the rows kept. The subject is resolved
+    from the SKU (product and brand), the product (brand) and the session (its anchor, unless
+    `anchor_id` names the author, e.g. a co-host's refused script)."""
     async with new_unit_of_work() as uow:
         kept = await _record_refusal(
             uow.session,
@@ -233,6 +237,7 @@ async def keep_refusal(
             product_id=product_id,
             sku_id=sku_id,
             session_id=session_id,
+            anchor_id=anchor_id,
         )
         await uow.commit()
     return kept
