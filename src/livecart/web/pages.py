@@ -23,7 +23,7 @@ from livecart.core.money import CURRENCY_EXPONENTS
 from livecart.core.security import create_access_token
 from livecart.flashsale import service as flash
 from livecart.live import service as live
-from livecart.live.schemas import SessionStatus, SessionSummary, SessionView
+from livecart.live.schemas import SCRIPT_MAX_LENGTH, SessionStatus, SessionSummary, SessionView
 from livecart.live.service import ViewerCounter
 from livecart.web.after_sales_view import orders_page_after_sales
 from livecart.web.dependencies import PageUser, login_redirect, safe_next
@@ -402,6 +402,9 @@ async def console_session(
         "chat_max_length": container.settings.chat_max_length,
         "actions": CONSOLE_ACTIONS,
         "console_data": console_data,
+        # The anchor script panel (console_script.html): the hosts edit it, other staff read.
+        "script": await live.get_script(uow.session, actor=user, session_id=view.id),
+        "script_max_length": SCRIPT_MAX_LENGTH,
     }
     return render(request, "console_session.html", user, context)
 
