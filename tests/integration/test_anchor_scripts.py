@@ -262,3 +262,30 @@ async def test_scarcity_claims_in_a_script_are_checked_against_the_showcase_stoc
 
     r = await client.put(url, json={"text": "只剩20件了，大家慢慢挑"}, headers=anchor)
     assert r.status_code == 200, r.text  # 20 of the 250 g are left: a claim that may be true
+
+
+async def test_a_suspended_anchor_or_room_cannot_save_a_script(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    world = await build_world(container)
+    anchor = await auth(client, container, world.anchor_id)
+    operator = await auth(client, container, world.operator_id)
+    url = _url(world)
+    for kind, subject_id, code in (
+        ("suspend_anchor", world.anchor_id, "anchor_suspended"),
+        ("suspend_room", world.room_id, "room_suspended"),
+    ):
+        body = {"kind": kind, "subject_id": subject_id, "reason": "fake silk"}
+        r = await client.post(f"{API}/supervision/sanctions", json=body, headers=operator)
+        assert r.status_code == 201, r.text
+        sanction_id = r.json()["id"]
+        r = await client.put(url, json={"text": CLEAN}, headers=anchor)
+        assert r.status_code == 403 and r.json()["error"]["code"] == code, r.text
+        r = await client.post(
+            f"{API}/supervision/sanctions/{sanction_id}/lift",
+            json={"reason": "checked again"},
+            headers=operator,
+        )
+        assert r.status_code == 200, r.text
+    r = await client.put(url, json={"text": CLEAN}, headers=anchor)
+    assert r.status_code == 200 and r.json()["version"] == 1, r.text

@@ -357,7 +357,8 @@ async def get_script(
         'and returned in `compliance_warnings`. A claimed remaining quantity ("only 3 left") '
         "below the stock of every SKU in the showcase gives 422 `scarcity_claim_false` (with "
         "`line`). A refused save is kept as a compliance hit of its author for the risk score. "
-        "403 `not_host` for anyone but the session's anchor and co-hosts, 409 `session_ended` "
+        "403 `not_host` for anyone but the session's anchor and co-hosts, 403 "
+        "`anchor_suspended` / `room_suspended` under a sanction, 409 `session_ended` "
         "once the session ended, 409 `script_changed` when `base_version` is not the current "
         "version."
     ),

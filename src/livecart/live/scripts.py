@@ -159,7 +159,8 @@ async def save_script(
 ) -> ScriptOut:
     """Save a new version of the session's script (its anchor or a co-host, until it ends).
 
-    Refused with 422 `compliance_blocked` (every hit, with line and column) or
+    Refused with 403 `anchor_suspended` / `room_suspended` while such a sanction holds, with
+    422 `compliance_blocked` (every hit, with line and column) or
     `scarcity_claim_false` (a claimed quantity below the showcase's stock), and nothing is
     stored; warn-only hits are stored with the version and returned."""
     live = await _live(session, session_id)
@@ -169,6 +170,8 @@ async def save_script(
         )
     if live.status == SessionStatus.ended.value:
         raise SessionEnded("the session has ended; its script is kept as it was")
+    # Sanctions gate (supervision): a suspended anchor or room prepares no live.
+    await supervision.enforce(session, now=clock.now(), anchor_id=actor.id, room_id=live.room_id)
     try:
         hits = supervision.check_fields([(SCRIPT_FIELD, "anchor_script", text)], lexicon=lexicon)
     except ComplianceBlocked as refused:
