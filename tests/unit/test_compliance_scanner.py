@@ -105,6 +105,7 @@ MUST_HIT = [
     ("仅限今天，下单立减五十！", "flash_sale_banner", "false_urgency", "仅限今天"),
     ("库存不多，马上抢光，手慢无！", "chat", "false_urgency", "马上抢光"),
     ("错过再等一年，家人们冲！", "anchor_script", "false_urgency", "错过再等一年"),
+    ("这个价格仅此一次，家人们抓紧。", "anchor_script", "false_urgency", "仅此一次"),
     ("这款茶能治疗失眠。", "product_description", "medical_claims", "治疗"),
     ("每天喝一杯，药到病除。", "anchor_script", "medical_claims", "药到病除"),
     ("天然抗癌食品，老人孩子都能吃。", "product_title", "medical_claims", "抗癌"),
