@@ -185,6 +185,29 @@ def test_fit_recovers_simulated_parameters_and_forecasts_their_holdout() -> None
     assert clv.rank_auc(forecast, later > 0) > 0.7
 
 
+def test_nbd_recovers_simulated_parameters_where_the_bgnbd_is_not_identified() -> None:
+    # Poisson buyers with Gamma rates and nobody leaving: the BG/NBD runs to its edge
+    # (a/(a+b) -> 0) and refuses; the NBD, its limit, recovers the truth and the holdout.
+    rng = np.random.default_rng(19590101)
+    r, alpha, n, horizon = 0.8, 3.0, 20_000, 4.3
+    t_obs = rng.uniform(2, 9, n)
+    rates = rng.gamma(r, 1.0 / alpha, n)
+    x = rng.poisson(rates * t_obs).astype(np.float64)
+    tx = np.array([rng.uniform(0, t) if k else 0.0 for k, t in zip(x, t_obs, strict=True)])
+    later = rng.poisson(rates * horizon)
+    with pytest.raises(FitFailed):
+        clv.fit_bgnbd(x, tx, t_obs)
+    model = clv.fit_nbd(x, t_obs)
+    assert (model.r, model.alpha) == pytest.approx((r, alpha), rel=0.1)
+    forecast = clv.nbd_expected_purchases(model, horizon, x, t_obs)
+    assert forecast.sum() == pytest.approx(later.sum(), rel=0.05)
+    # The stated likelihood is what was maximised: a nudge either way lowers it.
+    best = np.sum(clv.nbd_log_likelihood(model.r, model.alpha, x, t_obs))
+    assert best == pytest.approx(model.log_likelihood, rel=1e-9)
+    for dr, da in ((1.02, 1.0), (0.98, 1.0), (1.0, 1.02), (1.0, 0.98)):
+        assert np.sum(clv.nbd_log_likelihood(model.r * dr, model.alpha * da, x, t_obs)) < best
+
+
 def test_gamma_gamma_on_cdnow_calibration(cdnow_calibration: np.ndarray) -> None:
     x, mean_spend = cdnow_calibration[:, 0], cdnow_calibration[:, 3]
     model = clv.fit_gamma_gamma(x, mean_spend)

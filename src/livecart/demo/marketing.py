@@ -69,9 +69,10 @@ def describe(effect: SimulatedEffect) -> str:
     )
 
 
+# The demo catalogue's beauty category is "skincare" (demo/world.py).
 BEAUTY_RULE = {
     "all": [
-        {"affinity": "category", "key": "beauty", "op": ">", "value": 0.6},
+        {"affinity": "category", "key": "skincare", "op": ">", "value": 0.6},
         {"field": "expected_purchases_30d", "op": ">", "value": 0.3},
     ]
 }
@@ -95,8 +96,9 @@ async def seed_marketing(
             clock=clock,
             actor=operator,
             data=SegmentIn(
-                name="Beauty fans likely to buy",
-                description="beauty affinity above 0.6 and more than 0.3 purchases expected",
+                name="Skincare fans likely to buy",
+                description="skincare affinity above 0.6 and more than 0.3 purchases expected "
+                "in 30 days",
                 rule=parse_rule(BEAUTY_RULE),
             ),
         )

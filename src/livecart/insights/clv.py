@@ -282,6 +282,58 @@ def expected_average_spend(model: GammaGamma, x: ArrayLike, mean_spend: ArrayLik
     return result
 
 
+@dataclass(frozen=True)
+class Nbd:
+    """Fitted NBD: Poisson purchases with Gamma(r, alpha) rates and nobody leaving, the limit
+    of the BG/NBD as the dropout probability a/(a+b) goes to 0 (Ehrenberg 1959)."""
+
+    r: float
+    alpha: float
+    log_likelihood: float
+
+
+def nbd_log_likelihood(r: float, alpha: float, x: ArrayLike, t_obs: ArrayLike) -> Array:
+    """Per-customer log P(X(T) = x): Gamma(r+x)/(Gamma(r) x!) (alpha/(alpha+T))^r
+    (T/(alpha+T))^x. Under Poisson purchases the timing of the last one tells nothing more."""
+    x_, t_ = _arrays(x, t_obs)
+    result: Array = (
+        special.gammaln(r + x_)
+        - special.gammaln(r)
+        - special.gammaln(x_ + 1.0)
+        + r * (np.log(alpha) - np.log(alpha + t_))
+        + special.xlogy(x_, t_ / (alpha + t_))
+    )
+    return result
+
+
+def fit_nbd(x: ArrayLike, t_obs: ArrayLike) -> Nbd:
+    """Maximum-likelihood NBD over customers' repeat purchases x in their time T."""
+    x_, t_ = _arrays(x, t_obs)
+    _check_rft(x_, np.zeros_like(x_), t_)
+    rows = np.column_stack([x_, t_])
+    unique, counts = np.unique(rows, axis=0, return_counts=True)
+    ux, ut = unique[:, 0], unique[:, 1]
+    weights = counts.astype(np.float64)
+
+    def negative_ll(log_params: Array) -> float:
+        r, alpha = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            value = -float(np.dot(weights, nbd_log_likelihood(r, alpha, ux, ut)))
+        return value if np.isfinite(value) else 1e300
+
+    start = np.log(np.array([1.0, max(float(np.mean(t_)), 1.0)]))
+    best = _minimise(negative_ll, start, "NBD", ("r", "alpha"))
+    r, alpha = (float(v) for v in np.exp(best.x))
+    return Nbd(r=r, alpha=alpha, log_likelihood=-float(best.fun))
+
+
+def nbd_expected_purchases(model: Nbd, t: ArrayLike, x: ArrayLike, t_obs: ArrayLike) -> Array:
+    """Expected purchases in (T, T+t] given x purchases in T: (r + x) / (alpha + T) * t."""
+    t_, x_, obs_ = _arrays(t, x, t_obs)
+    result: Array = (model.r + x_) / (model.alpha + obs_) * t_
+    return result
+
+
 def rank_auc(scores: ArrayLike, labels: ArrayLike) -> float:
     """ROC AUC as the Mann-Whitney statistic (ties count one half)."""
     s = np.asarray(scores, dtype=np.float64)

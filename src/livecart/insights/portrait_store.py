@@ -139,7 +139,8 @@ def _customer_base(facts: pa.Table, as_of: date) -> dict[int, tuple[float, float
 
     BG/NBD and Gamma-Gamma (insights/clv.py) over order days, as for CDNOW: x = order days
     after the first, t_x and T in weeks from the first order day to the last one and to the
-    as-of day; spend per order day for Gamma-Gamma. Too few buyers, or a fit that fails:
+    as-of day; spend per order day for Gamma-Gamma. A BG/NBD that is not identified because
+    nobody seems to leave falls back to the NBD (P(alive) = 1). Too few buyers, or no fit:
     no scores.
     """
     days: dict[int, dict[date, int]] = {}
@@ -159,10 +160,19 @@ def _customer_base(facts: pa.Table, as_of: date) -> dict[int, tuple[float, float
     mean_spend = np.array([sum(s.values()) / len(s) for _, s in buyers], dtype=np.float64)
     try:
         model = clv.fit_bgnbd(x, tx, t_obs)
-    except (FitFailed, ValueError, FloatingPointError):
+        alive = clv.p_alive(model, x, tx, t_obs)
+        expected = clv.expected_purchases(model, CLV_HORIZON_WEEKS, x, tx, t_obs)
+    except FitFailed:
+        # The log shows no sign of anyone leaving (a short history, such as the demo's 60
+        # days): the BG/NBD's limit without dropout, the NBD, in which everyone is alive.
+        try:
+            nbd = clv.fit_nbd(x, t_obs)
+        except (FitFailed, ValueError, FloatingPointError):
+            return {}
+        alive = np.ones_like(x)
+        expected = clv.nbd_expected_purchases(nbd, CLV_HORIZON_WEEKS, x, t_obs)
+    except (ValueError, FloatingPointError):
         return {}
-    alive = clv.p_alive(model, x, tx, t_obs)
-    expected = clv.expected_purchases(model, CLV_HORIZON_WEEKS, x, tx, t_obs)
     spend: Array | None = None
     repeat = (x >= 1) & (mean_spend > 0)
     if int(repeat.sum()) >= MIN_BUYERS_FOR_CLV:
