@@ -84,10 +84,11 @@ async def test_blocked_scripts_are_refused_with_rules_and_lines_and_not_stored(
     details = _refusal(
         await client.put(url, json={"text": ZH_BLOCKED}, headers=anchor), "compliance_blocked"
     )
-    assert details["rule_ids"] == ["absolute_terms"]
+    assert details["rule_ids"] == ["absolute_terms", "false_urgency"]
     blocking = [h for h in details["hits"] if h["action"] == "block"]
     assert [(h["rule_id"], h["text"], h["line"], h["column"]) for h in blocking] == [
-        ("absolute_terms", "全网最低价", 2, 5)
+        ("absolute_terms", "全网最低价", 2, 5),
+        ("false_urgency", "仅此一次", 2, 11),
     ]
     for hit in details["hits"]:
         assert ZH_BLOCKED[hit["start"] : hit["end"]] == hit["text"]
@@ -110,11 +111,12 @@ async def test_blocked_scripts_are_refused_with_rules_and_lines_and_not_stored(
     kept = await _hits_of(container, world.anchor_id)
     assert [(k.source, k.action, k.rule_id, k.excerpt) for k in kept] == [
         ("anchor_script", "block", "absolute_terms", "全网最低价"),
+        ("anchor_script", "block", "false_urgency", "仅此一次"),
         ("anchor_script", "block", "absolute_terms", "the best"),
         ("anchor_script", "block", "absolute_terms", "No.1"),
     ]
     assert {k.session_id for k in kept} == {world.session_id}
-    assert await _compliance_value(client, operator, world.anchor_id) == 3
+    assert await _compliance_value(client, operator, world.anchor_id) == 4
 
     # A co-host's refused script counts for the co-host, not for the session's anchor.
     cohost_id = await _add_cohost(container, world)
@@ -122,7 +124,7 @@ async def test_blocked_scripts_are_refused_with_rules_and_lines_and_not_stored(
     r = await client.put(url, json={"text": "国家级好茶"}, headers=cohost)
     assert _refusal(r, "compliance_blocked")["rule_ids"] == ["absolute_terms"]
     assert [k.excerpt for k in await _hits_of(container, cohost_id)] == ["国家级"]
-    assert await _compliance_value(client, operator, world.anchor_id) == 3
+    assert await _compliance_value(client, operator, world.anchor_id) == 4
 
 
 async def test_clean_and_warned_scripts_are_stored_and_read_by_staff_and_operators(
