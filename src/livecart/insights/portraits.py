@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -281,13 +281,54 @@ def _score(value: ir.NumericColumn, *, descending: bool, buyers: ir.IntegerColum
     return ((rank * RFM_BINS) / buyers).floor().cast("int64") + 1
 
 
+def _epoch_us(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Microseconds since 1970-01-01 UTC of a timestamp, as each engine's own function
+    (DuckDB `epoch_us`, Spark `unix_micros`): integer arithmetic on it is exact and much
+    cheaper than DuckDB's time-zone aware `EXTRACT(hour ...)` (Ibis's `epoch_seconds` casts
+    through a naive timestamp, which costs as much)."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    name = "unix_micros" if ts._find_backend().name == "pyspark" else "epoch_us"
+
+    @ibis.udf.scalar.builtin(name=name, signature=((dt.Timestamp(timezone="UTC"),), dt.int64))
+    def micros(value):  # type: ignore[no-untyped-def]
+        """The engine's own function (no Python body runs)."""
+
+    return micros(ts)
+
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+
+
+def _hour_of_day(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """The UTC hour (0-23) of a timestamp, from its epoch microseconds (integers only; the
+    double modulo keeps times before 1970 right)."""
+    of_day = ((_epoch_us(ts) % DAY_US) + DAY_US) % DAY_US
+    return (of_day // HOUR_US).cast("int64")
+
+
+def _until(ts: ir.TimestampValue, as_of: date) -> ir.BooleanValue:
+    """ts falls on as_of or before (UTC): a comparison with the next midnight, which the
+    engines check without converting every timestamp to a date (and DuckDB prunes files by
+    it)."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    if as_of >= date.max:
+        return ts.notnull()
+    end = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    return ts < ibis.literal(end, type=dt.Timestamp(timezone="UTC"))
+
+
 def _consumer_events(events: ir.Table, *, as_of: date) -> ir.Table:
     """Events about a consumer up to the end of as_of, with the derived keys."""
     import ibis
 
     e = events.filter(
         (events.consumer_id.notnull() | events.anonymous_id.notnull())
-        & (events.occurred_at.date() <= ibis.literal(as_of, type="date"))
+        & _until(events.occurred_at, as_of)
     )
     return e.mutate(
         consumer_key=ibis.coalesce(e.consumer_id.cast("string"), e.anonymous_id),
@@ -312,7 +353,7 @@ def event_facts(events: ir.Table, *, as_of: date) -> ir.Table:
         consumer_id=e.consumer_id,
         anonymous_id=e.anon,
         day=e.occurred_at.date(),
-        hour=e.occurred_at.hour().cast("int64"),
+        hour=_hour_of_day(e.occurred_at),
         event_type=kind,
         session_id=e.session_id,
         anchor_id=e.anchor_id,
@@ -364,15 +405,68 @@ def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
     return portraits_from_facts(compact(events, as_of=as_of), as_of=as_of)
 
 
-def portraits_from_facts(facts: ir.Table, *, as_of: date) -> ir.Table:
-    """Portraits (PORTRAIT_ARROW_SCHEMA) from compacted facts."""
+# Days active as a bitmap: with the log's first day known, each day is one bit of a 62-bit
+# integer (a block per 62 days), OR-ed per consumer and counted, instead of an exact DISTINCT
+# that hashes every (consumer, day) pair. Beyond this many blocks the DISTINCT is used.
+DAY_BLOCK_BITS = 62
+MAX_DAY_BLOCKS = 12
+
+
+def _distinct_days(day: ir.DateColumn, *, since: date | None, until: date) -> Any:
+    """The number of distinct days of a group (exact either way; see DAY_BLOCK_BITS)."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    span = (until - since).days + 1 if since is not None else 0
+    if since is None or span < 1 or span > DAY_BLOCK_BITS * MAX_DAY_BLOCKS:
+        return day.nunique().cast("int64")
+
+    @ibis.udf.agg.builtin(name="bit_or", signature=((dt.int64,), dt.int64))
+    def bit_or(value):  # type: ignore[no-untyped-def]
+        """Both engines' bitwise OR aggregate (Ibis has no Spark rule for its own)."""
+
+    # DuckDB's bit_count gives a TINYINT, Spark's an INT: declared narrow, so Ibis keeps the
+    # cast to BIGINT before the blocks' counts are added.
+    @ibis.udf.scalar.builtin(name="bit_count", signature=((dt.int64,), dt.int8))
+    def bit_count(value):  # type: ignore[no-untyped-def]
+        """Both engines' population count."""
+
+    index = day.delta(ibis.literal(since, type="date"), unit="day").cast("int64")
+    blocks = (span + DAY_BLOCK_BITS - 1) // DAY_BLOCK_BITS
+    total: Any = None
+    for block in range(blocks):
+        # 2 ** n as a double is exact below 2 ** 53 and the cast keeps it (n < 62 < 63 bits).
+        offset = index - block * DAY_BLOCK_BITS
+        bit = (ibis.literal(2.0, type="float64") ** offset).cast("int64")
+        if blocks > 1:
+            bit = ibis.ifelse((offset >= 0) & (offset < DAY_BLOCK_BITS), bit, 0)
+        count = bit_count(bit_or(bit)).cast("int64")
+        total = count if total is None else total + count
+    return total
+
+
+def portraits_from_facts(
+    facts: ir.Table, *, as_of: date, since: date | None = None, per_event: bool = False
+) -> ir.Table:
+    """Portraits (PORTRAIT_ARROW_SCHEMA) from compacted facts, or from `event_facts` (up to
+    as_of already, one event each) with per_event; since, when given, is a day on or before
+    the first fact's (it lets days active be counted as a bitmap)."""
     import ibis
 
-    f = facts.filter(facts.day <= ibis.literal(as_of, type="date"))
+    # `event_facts` are filtered by the as-of day already; stored facts are filtered here.
+    f = facts if per_event else facts.filter(facts.day <= ibis.literal(as_of, type="date"))
     kind = f.event_type
 
+    def tally(where: Any) -> Any:
+        """The events of the facts where a condition holds: a filtered COUNT when each fact
+        is one event (the cheapest aggregate: no CASE per row, no wide integer sum), else a
+        filtered SUM of `events`."""
+        if per_event:
+            return f.count(where=where).cast("int64")
+        return f.events.sum(where=where).fill_null(0).cast("int64")
+
     def events_of(*types: str) -> Any:
-        return ibis.ifelse(kind.isin(types), f.events, 0).sum().cast("int64")
+        return tally(kind.isin(types))
 
     def when(types: tuple[str, ...], value: Any) -> Any:
         return ibis.ifelse(kind.isin(types), value, ibis.null())
@@ -383,22 +477,19 @@ def portraits_from_facts(facts: ir.Table, *, as_of: date) -> ir.Table:
     common = f.group_by("consumer_key").aggregate(
         consumer_id=f.consumer_id.max(),
         anonymous_id=f.anonymous_id.max(),
-        events=f.events.sum().cast("int64"),
+        events=(f.count() if per_event else f.events.sum()).cast("int64"),
         watch_seconds=f.watch_seconds.sum().fill_null(0.0).cast("float64"),
         sessions_watched=when(VIEWING, f.session_id).nunique().cast("int64"),
         messages=events_of("chat"),
         likes=events_of("like"),
-        questions=ibis.ifelse(f.is_question, f.events, 0).sum().cast("int64"),
+        questions=tally(f.is_question),
         carts=events_of("add_to_cart"),
         favourites=events_of("favourite"),
         returns=events_of("return"),
         first_seen=f.first_at.min(),
         last_seen=f.last_at.max(),
-        days_active=f.day.nunique().cast("int64"),
-        **{
-            f"h{h:02d}": ibis.ifelse(f.hour == h, f.events, 0).sum().cast("int64")
-            for h in range(24)
-        },
+        days_active=_distinct_days(f.day, since=since, until=as_of),
+        **{f"h{h:02d}": tally(f.hour == h) for h in range(24)},
     )
     r = f.filter(kind.isin(RARE))
     rkind = r.event_type
@@ -479,18 +570,24 @@ def portraits_from_facts(facts: ir.Table, *, as_of: date) -> ir.Table:
     return t.select(*PORTRAIT_FIELDS).order_by("consumer_key")
 
 
-def fan_levels(facts: ir.Table) -> ir.Table:
+def fan_levels(facts: ir.Table, *, per_event: bool = False) -> ir.Table:
     """Fan score and level per consumer and anchor (FAN_ARROW_SCHEMA, rows in no particular
-    order); see FAN_WEIGHTS."""
+    order); see FAN_WEIGHTS. per_event: each fact is one event (`event_facts`)."""
     import ibis
 
     f = facts.filter(facts.anchor_id.notnull())
     kind = f.event_type
+
+    def tally(where: Any) -> Any:
+        if per_event:
+            return f.count(where=where).cast("int64")
+        return f.events.sum(where=where).fill_null(0).cast("int64")
+
     g = f.group_by(["consumer_key", "anchor_id"]).aggregate(
         consumer_id=f.consumer_id.max(),
         whole_seconds=f.watch_whole_seconds.sum().cast("int64"),
-        chats=ibis.ifelse(kind == "chat", f.events, 0).sum().cast("int64"),
-        likes=ibis.ifelse(kind == "like", f.events, 0).sum().cast("int64"),
+        chats=tally(kind == "chat"),
+        likes=tally(kind == "like"),
     )
     # Distinct orders per anchor from the order facts only (a second, small pass).
     o = f.filter(kind == "order")
@@ -661,23 +758,36 @@ def finish(
 
 
 def _arrow(expr: ir.Table) -> pa.Table:
-    """The rows of an expression as Arrow. On Spark through `DataFrame.toArrow` (Ibis's own
-    path goes through pandas, row by row without Arrow enabled)."""
+    """The rows of an expression as Arrow, without pandas. On Spark through
+    `DataFrame.toArrow` (Ibis's own path goes through pandas, row by row without Arrow
+    enabled)."""
     backend = expr._find_backend()
+    backend._run_pre_execute_hooks(expr)  # registers in-memory tables (the catalogue)
     if backend.name == "pyspark":
-        backend._run_pre_execute_hooks(expr)  # registers in-memory tables (the catalogue)
         return backend._session.sql(backend.compile(expr)).toArrow()
-    return expr.to_pyarrow()
+    # DuckDB: the compiled query on the connection straight to Arrow (Ibis's `to_pyarrow`
+    # imports pandas for its type converter, a second or more per process).
+    return backend.con.sql(backend.compile(expr)).to_arrow_table()
 
 
-def _latest_day(events: ir.Table) -> date:
-    table = _arrow(events.aggregate(latest=events.occurred_at.max()))
-    latest = table.column("latest")[0].as_py()
-    if latest is None:
-        raise EventLogEmpty("the event log has no events yet")
-    if isinstance(latest, datetime):
-        return latest.date()
-    return date.fromisoformat(str(latest)[:10])
+def _log_days(events: ir.Table) -> tuple[date, date]:
+    """The UTC days of the first and the latest event of the log (one small query)."""
+    table = _arrow(
+        events.aggregate(first=events.occurred_at.min(), latest=events.occurred_at.max())
+    )
+    days = []
+    for name in ("first", "latest"):
+        column = table.column(name)
+        if pa.types.is_timestamp(column.type):
+            # As a UTC date: a time-zone aware scalar's `as_py` imports pandas.
+            column = column.cast(pa.timestamp(column.type.unit)).cast(pa.date32())
+        value = column[0].as_py()
+        if value is None:
+            raise EventLogEmpty("the event log has no events yet")
+        if isinstance(value, datetime):
+            value = value.date()
+        days.append(value if isinstance(value, date) else date.fromisoformat(str(value)[:10]))
+    return days[0], days[1]
 
 
 def _keywords_of(events: ir.Table, *, as_of: date) -> pa.Table:
@@ -701,11 +811,14 @@ def compute(
     import ibis
 
     started = time.perf_counter()
-    day = as_of if as_of is not None else _latest_day(events)
+    first, latest = _log_days(events)
+    day = as_of if as_of is not None else latest
     step(f"computing portraits on {engine.value} (as of {day.isoformat()})")
     facts = event_facts(events, as_of=day)
-    table = as_portrait_rows(_arrow(portraits_from_facts(facts, as_of=day)))
-    fans = _conform(_arrow(fan_levels(facts)), FAN_ARROW_SCHEMA)
+    table = as_portrait_rows(
+        _arrow(portraits_from_facts(facts, as_of=day, since=first, per_event=True))
+    )
+    fans = _conform(_arrow(fan_levels(facts, per_event=True)), FAN_ARROW_SCHEMA)
     products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
     affinity = _conform(_arrow(affinities(facts, products)), AFFINITY_ARROW_SCHEMA)
     step("counting chat keywords")
