@@ -412,14 +412,16 @@ DAY_BLOCK_BITS = 62
 MAX_DAY_BLOCKS = 12
 
 
-def _distinct_days(day: ir.DateColumn, *, since: date | None, until: date) -> Any:
-    """The number of distinct days of a group (exact either way; see DAY_BLOCK_BITS)."""
+def _distinct_days(f: ir.Table, *, since: date | None, until: date, per_event: bool) -> Any:
+    """The number of distinct days of a group of facts (exact either way; see
+    DAY_BLOCK_BITS). With per_event the day number comes from the event's epoch
+    microseconds (no time-zone aware date conversion of every event)."""
     import ibis
     import ibis.expr.datatypes as dt
 
     span = (until - since).days + 1 if since is not None else 0
     if since is None or span < 1 or span > DAY_BLOCK_BITS * MAX_DAY_BLOCKS:
-        return day.nunique().cast("int64")
+        return f.day.nunique().cast("int64")
 
     @ibis.udf.agg.builtin(name="bit_or", signature=((dt.int64,), dt.int64))
     def bit_or(value):  # type: ignore[no-untyped-def]
@@ -431,11 +433,19 @@ def _distinct_days(day: ir.DateColumn, *, since: date | None, until: date) -> An
     def bit_count(value):  # type: ignore[no-untyped-def]
         """Both engines' population count."""
 
-    index = day.delta(ibis.literal(since, type="date"), unit="day").cast("int64")
+    if per_event:
+        micros = _epoch_us(f.first_at)
+        # Whole days since 1970: an exact multiple of a day divided by a day (floor for
+        # times before 1970 by the double modulo).
+        midnight = micros - ((micros % DAY_US) + DAY_US) % DAY_US
+        epoch_day = (since - date(1970, 1, 1)).days
+        index = (midnight // DAY_US).cast("int64") - epoch_day
+    else:
+        index = f.day.delta(ibis.literal(since, type="date"), unit="day").cast("int64")
     blocks = (span + DAY_BLOCK_BITS - 1) // DAY_BLOCK_BITS
     total: Any = None
     for block in range(blocks):
-        # 2 ** n as a double is exact below 2 ** 53 and the cast keeps it (n < 62 < 63 bits).
+        # 2 ** n is exact as a double (a power of two) and fits a BIGINT (n < 62).
         offset = index - block * DAY_BLOCK_BITS
         bit = (ibis.literal(2.0, type="float64") ** offset).cast("int64")
         if blocks > 1:
@@ -488,7 +498,7 @@ def portraits_from_facts(
         returns=events_of("return"),
         first_seen=f.first_at.min(),
         last_seen=f.last_at.max(),
-        days_active=_distinct_days(f.day, since=since, until=as_of),
+        days_active=_distinct_days(f, since=since, until=as_of, per_event=per_event),
         **{f"h{h:02d}": tally(f.hour == h) for h in range(24)},
     )
     r = f.filter(kind.isin(RARE))
