@@ -569,6 +569,45 @@ def test_spark_gives_the_same_portraits_on_a_generated_log(
         assert on_duckdb.affinities.num_rows > 0
 
 
+def long_log() -> list[BehaviourEvent]:
+    """Views and chat of six consumers over 150 days (three 62-day blocks of the days-active
+    bitmap), many of them a second either side of midnight."""
+    rng = random.Random(7)
+    keys: list[dict[str, Any]] = [{"consumer_id": i} for i in (1, 2, 3)]
+    keys += [{"anonymous_id": f"anon-{i}"} for i in range(3)]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for _ in range(1500):
+        day = rng.randint(0, 149)
+        second = rng.choice([0, 1, 86_399, rng.randint(0, 86_399)])
+        kind = rng.choice(["join", "heartbeat", "chat", "like"])
+        fields: dict[str, Any] = {**rng.choice(keys), "session_id": day * 10 + rng.randint(1, 3)}
+        fields["anchor_id"] = 900 + fields["session_id"] % 3
+        if kind == "heartbeat":
+            fields["watch_seconds"] = 30.0
+        if kind == "chat":
+            fields["text"] = "hello everyone"
+        out.append(event(kind, start + timedelta(days=day, seconds=second), **fields))
+    return out
+
+
+@pytest.mark.spark
+def test_days_active_over_several_bitmap_blocks(spark: Any, tmp_path: Path) -> None:
+    """Days active are counted as a bitmap of 62-day blocks from the log's first day: over
+    150 days (and as of a day in the second block) they equal the distinct days counted here,
+    on DuckDB and on Spark."""
+    root = tmp_path / "events"
+    events = long_log()
+    write_with_sink(root, events)
+    for as_of in (None, date(2026, 4, 20)):
+        run = portraits.run_duckdb(root, as_of=as_of)
+        want = expected_portraits(events, run.as_of)
+        got = rows(run)
+        assert_same_rows(got, [want[k] for k in sorted(want)])
+        assert max(r["days_active"] for r in got) > portraits.DAY_BLOCK_BITS
+        assert_same_rows(rows(portraits.run_spark(root, as_of=as_of, session=spark)), got)
+
+
 def test_cli_writes_one_row_per_consumer(
     tmp_path: Path, small: tuple[Path, list[BehaviourEvent]]
 ) -> None:
