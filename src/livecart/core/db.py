@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Annotated, Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, MetaData, event
 from sqlalchemy.engine import Engine
@@ -22,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 from livecart.core.clock import as_utc
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -174,3 +176,18 @@ class UnitOfWork:
             await self.rollback()
         await self.session.close()
         self._session = None
+
+
+def run_in_unit_of_work(database_url: str, job: Callable[[UnitOfWork], Awaitable[_T]]) -> _T:
+    """For a command-line command: run one job in one unit of work on an engine of its own
+    (the job commits), then dispose of the engine."""
+
+    async def main() -> _T:
+        engine = build_engine(database_url, pool_size=1)
+        try:
+            async with UnitOfWork(async_sessionmaker(engine, expire_on_commit=False)) as uow:
+                return await job(uow)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())

@@ -3,7 +3,6 @@ measure, report); each job is its own unit of work, each report has --json."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.table import Table
 
 from livecart.accounts.schemas import Identity, Role
 from livecart.core.clock import SystemClock
-from livecart.core.db import UnitOfWork
+from livecart.core.db import UnitOfWork, run_in_unit_of_work
 from livecart.core.errors import DomainError
 from livecart.settings import Settings
 
@@ -43,20 +42,8 @@ COMMAND_LINE = Identity(
 
 def _in_unit_of_work(job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Run one job in one unit of work on the configured database; domain errors exit 1."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from livecart.core.db import build_engine
-
-    async def main() -> T:
-        engine = build_engine(Settings().async_database_url, pool_size=1)
-        try:
-            async with UnitOfWork(async_sessionmaker(engine, expire_on_commit=False)) as uow:
-                return await job(uow)
-        finally:
-            await engine.dispose()
-
     try:
-        return asyncio.run(main())
+        return run_in_unit_of_work(Settings().async_database_url, job)
     except DomainError as exc:
         errors.print(f"[red]error:[/red] {exc.code}: {exc.message} {exc.details or ''}")
         raise typer.Exit(1) from exc

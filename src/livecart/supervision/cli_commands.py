@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from livecart.core.clock import SystemClock
-from livecart.core.db import UnitOfWork
+from livecart.core.db import UnitOfWork, run_in_unit_of_work
 from livecart.settings import Settings
 from livecart.supervision.compliance import Lexicon, load_lexicon, scan
 from livecart.supervision.errors import LexiconInvalid
@@ -141,19 +140,7 @@ class RiskKind(StrEnum):
 
 def _in_unit_of_work(job: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Run one job in one unit of work on the configured database."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from livecart.core.db import build_engine
-
-    async def main() -> T:
-        engine = build_engine(Settings().async_database_url, pool_size=1)
-        try:
-            async with UnitOfWork(async_sessionmaker(engine, expire_on_commit=False)) as uow:
-                return await job(uow)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+    return run_in_unit_of_work(Settings().async_database_url, job)
 
 
 @risk_app.command("scores")
