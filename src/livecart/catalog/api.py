@@ -137,13 +137,10 @@ async def create_product(
 async def _keep_refusal(
     uow: UoW, container: ContainerDep, refused: DomainError, **subject: int
 ) -> None:
-    """A refused text or price claim is a risk signal (supervision): the request's unit of
-    work is rolled back and the hit kept in one of its own (docs/supervision.md)."""
-    if refused.code in ("compliance_blocked", "original_price_not_supported"):
-        await uow.rollback()
-        await supervision.keep_refusal(
-            container.uow, clock=container.clock, refused=refused, **subject
-        )
+    """A refused text or price claim is a risk signal (docs/supervision.md)."""
+    await supervision.keep_refusal(
+        uow, container.uow, clock=container.clock, refused=refused, **subject
+    )
 
 
 async def _keep_warnings(uow: UoW, container: ContainerDep, product: ProductOut) -> None:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from livecart.accounts.dependencies import CurrentUser, require_role
 from livecart.accounts.schemas import Identity, Role
 from livecart.commerce.schemas import OrderOut
+from livecart.core.errors import DomainError
 from livecart.core.http import ContainerDep, UoW
 from livecart.flashsale import service
-from livecart.flashsale.errors import PriceNotLowest
 from livecart.flashsale.schemas import (
     FlashOrderIn,
     FlashSaleBannerIn,
@@ -66,11 +66,10 @@ async def create_sale(
         out = await service.create_sale(
             uow, clock=container.clock, actor=actor, body=body, lexicon=container.lexicon
         )
-    except (PriceNotLowest, ComplianceBlocked, ScarcityClaimFalse) as refused:
-        # A price-truth violation or a refused banner is a risk signal: kept in a unit of work
-        # of its own.
-        await uow.rollback()
+    except DomainError as refused:
+        # A price-truth violation or a refused banner is a risk signal.
         await supervision.keep_refusal(
+            uow,
             container.uow,
             clock=container.clock,
             refused=refused,
@@ -106,9 +105,9 @@ async def update_sale(
         )
     except (ComplianceBlocked, ScarcityClaimFalse) as refused:
         # Kept as a risk signal like a banner refused on create.
-        await uow.rollback()
         sku_id, session_id = await service.sale_refs(uow.session, sale_id)
         await supervision.keep_refusal(
+            uow,
             container.uow,
             clock=container.clock,
             refused=refused,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from livecart.accounts.dependencies import Anchor, CurrentUser
 from livecart.catalog.schemas import ProductCard
+from livecart.core.errors import DomainError
 from livecart.core.http import ContainerDep, UoW
 from livecart.live import service
 from livecart.live.schemas import (
@@ -30,8 +31,6 @@ from livecart.live.schemas import (
     SessionView,
 )
 from livecart.supervision import service as supervision
-from livecart.supervision.errors import ComplianceBlocked
-from livecart.supervision.scarcity import ScarcityClaimFalse
 
 router = APIRouter(tags=["live"])
 
@@ -376,10 +375,10 @@ async def save_script(
             text=body.text,
             base_version=body.base_version,
         )
-    except (ComplianceBlocked, ScarcityClaimFalse) as refused:
-        # A refused script is a risk signal of its author: kept in a unit of work of its own.
-        await uow.rollback()
+    except DomainError as refused:
+        # A refused script is a risk signal of its author.
         await supervision.keep_refusal(
+            uow,
             container.uow,
             clock=container.clock,
             refused=refused,

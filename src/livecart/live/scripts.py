@@ -9,7 +9,7 @@ warn-only hits are stored with the version. A claimed remaining quantity ("only 
 
 Each save adds a version; the highest is the current script and the last `KEEP_VERSIONS` are
 kept. The API route keeps a refused save as a risk signal of its author
-(`supervision.service.keep_refusal`) after rolling the request back. See docs/supervision.md,
+(`supervision.service.keep_refusal`, which rolls the request back first). See docs/supervision.md,
 "Anchor scripts".
 """
 

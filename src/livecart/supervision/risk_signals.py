@@ -3,8 +3,8 @@ and bot-like viewers or likes (issue 5, item 7; docs/supervision.md, "Risk score
 
 - Compliance hits and price-truth violations are rows of `supervision_compliance_hits`. Warn
   hits of an accepted product text are written in the request's unit of work. A refused text
-  or price claim rolls its request back, so the API layer calls `keep_refusal` after the
-  rollback: it writes the hit in a unit of work of its own and commits it, and the request
+  or price claim rolls its request back, so the API layer hands it to `keep_refusal`, which
+  rolls the request back and writes the hit in a unit of work of its own, and the request
   then answers with the refusal as before. A refused host chat message is written in the chat
   batch's transaction, which commits whatever the outcome of each message.
 - Bot-like activity is found in the behaviour-event log (`detect_bot_activity`) and kept as
@@ -212,7 +212,19 @@ async def _record_refusal(
     return len(rows)
 
 
+# The refusals that are risk signals (each kept as one or more compliance hits).
+KEPT_REFUSALS = frozenset(
+    {
+        "compliance_blocked",
+        "scarcity_claim_false",
+        "original_price_not_supported",
+        "price_not_lowest",
+    }
+)
+
+
 async def keep_refusal(
+    request: UnitOfWork,
     new_unit_of_work: Callable[[], UnitOfWork],
     *,
     clock: Clock,
@@ -223,11 +235,15 @@ async def keep_refusal(
     session_id: int | None = None,
     anchor_id: int | None = None,
 ) -> int:
-    """Record a refused product text or banner (`compliance_blocked`, `scarcity_claim_false`)
-    or price claim (`original_price_not_supported`, `price_not_lowest`) in a unit of work of its
-    own, after the request's was rolled back; returns the rows kept. The subject is resolved
-    from the SKU (product and brand), the product (brand) and the session (its anchor, unless
-    `anchor_id` names the author, e.g. a co-host's refused script)."""
+    """For a route whose request was refused: if the refusal is a risk signal (a text or banner,
+    `compliance_blocked`, `scarcity_claim_false`; a price claim, `original_price_not_supported`,
+    `price_not_lowest`), roll the request's unit of work back and record it in one of its own;
+    returns the rows kept (0 for any other refusal, which leaves the request alone). The
+    subject is resolved from the SKU (product and brand), the product (brand) and the session
+    (its anchor, unless `anchor_id` names the author, e.g. a co-host's refused script)."""
+    if refused.code not in KEPT_REFUSALS:
+        return 0
+    await request.rollback()
     async with new_unit_of_work() as uow:
         kept = await _record_refusal(
             uow.session,
