@@ -156,17 +156,7 @@ async def coupon_for_checkout(
     coupon = _check(
         await session.get(Coupon, coupon_id), coupon_id=coupon_id, user_id=user_id, now=now
     )
-    return CouponTerms(
-        id=coupon.id,
-        code=coupon.code,
-        kind=CouponKind(coupon.kind),
-        amount=coupon.amount,
-        percent=coupon.percent,
-        min_spend=coupon.min_spend,
-        currency=coupon.currency,
-        brand_id=coupon.brand_id,
-        product_id=coupon.product_id,
-    )
+    return CouponTerms.model_validate(coupon)
 
 
 def _eligible(terms: CouponTerms, line: CouponLine) -> bool:
