@@ -91,7 +91,7 @@ def run_portraits(args: argparse.Namespace, console: Console, payload: dict[str,
     """Generate the log, then measure each phase on it (the scan first: it is the ceiling)."""
     import tempfile
 
-    shape = portraits.LogShape.for_events(args.events, days=args.days)
+    shape = portraits.LogShape.for_events(args.events, days=args.days, layout=args.layout)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = [p for p in phases if p not in portraits.PHASES]
     if unknown:
@@ -183,6 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     por = parser.add_argument_group("portraits")
     por.add_argument("--events", type=int, default=1_000_000, help="generated events")
     por.add_argument("--days", type=int, default=30, help="days (one file each)")
+    por.add_argument(
+        "--layout",
+        choices=portraits.LAYOUTS,
+        default="visits",
+        help="visits: join, heartbeats, actions, leave per viewer visit (as the server "
+        "writes); scattered: every event drawn on its own (the first generator)",
+    )
     por.add_argument(
         "--phases", default="scan,duckdb,spark", help="comma-separated, of scan,duckdb,spark"
     )

@@ -2,8 +2,24 @@
 and its ceiling, one DuckDB group-by scan of the same Parquet, all in one run.
 
 `generate` writes a deterministic log (same seed, same files) in the event log's layout
-(`date=YYYY-MM-DD/part-....parquet`, EVENT_ARROW_SCHEMA) with a realistic mix of viewing,
-chat, likes, browsing, carts, orders and payments over skewed users, sessions and products.
+(`date=YYYY-MM-DD/part-....parquet`, EVENT_ARROW_SCHEMA, exactly events/days rows a day,
+sorted by time) with a realistic mix of viewing, chat, likes, browsing, carts, orders and
+payments over skewed users, sessions and products. MIX is the expected share of each type.
+
+The default layout, "visits", writes what the server (realtime.hub) writes per viewer visit
+to a live session: a `join`, a `heartbeat` every 30 s of watching (watch_seconds 30), a
+`leave` carrying the last stretch (< 30 s), and in between chat, likes, product clicks,
+detail views, carts and orders at random times, as many as the visit's length makes likely
+(Poisson); ~80% of orders are followed a few seconds later by a `payment` with the same
+order id, quantity and amount. The number of heartbeats is log-normal (a long tail of long
+visits, about four minutes on average). A visit belongs to one skewed user (or, for
+ANONYMOUS_SHARE of them, an anonymous id; those do not buy) and one of the day's sessions:
+signed-in users have three favourite anchors, the same every day, and go to one of their
+sessions with probability FAVOURITE_VISITS, otherwise to a session of skewed popularity; a
+session slot's anchor is the same every day. Visits are drawn until the day is full; the
+last one is cut short. `favourite` events lie outside sessions. The layout "scattered" is
+the first generator, kept as it was to reproduce old figures: every event draws its own
+user, session and type, so a user's events spread over as many sessions as it has events.
 Each measured phase runs in its own Python process (`python -m bench.portraits phase NAME
 ROOT`), so its CPU and peak memory are its own; the parent samples the process tree (the
 Spark JVM included) and the whole machine while it runs.
@@ -65,6 +81,7 @@ PRODUCTS = 5_000
 ANCHORS = 60
 CURRENCY = "CNY"
 PHASES = ("scan", "duckdb", "spark")
+LAYOUTS = ("visits", "scattered")
 # The measured code: a change to any of these marks the commit '+dirty'.
 PIPELINE_FILES = tuple(
     f"src/livecart/insights/{name}.py" for name in ("portraits", "keywords", "tags")
@@ -84,16 +101,23 @@ GROUP BY consumer_key
 
 @dataclass(frozen=True)
 class LogShape:
-    """How many of everything a generated log has."""
+    """How many of everything a generated log has, and how its events are laid out."""
 
     events: int
     days: int
     users: int
     sessions_per_day: int
     seed: int
+    layout: str = "visits"
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; known: {LAYOUTS}")
 
     @classmethod
-    def for_events(cls, events: int, *, days: int = 30, seed: int = 20261206) -> LogShape:
+    def for_events(
+        cls, events: int, *, days: int = 30, seed: int = 20261206, layout: str = "visits"
+    ) -> LogShape:
         """About 150 events per user and 5,000 per live session, as the demo traffic has."""
         return cls(
             events=events,
@@ -101,6 +125,7 @@ class LogShape:
             users=max(10, events // 150),
             sessions_per_day=max(2, events // 5_000 // days),
             seed=seed,
+            layout=layout,
         )
 
 
@@ -113,12 +138,23 @@ def _ints(values: np.ndarray, present: np.ndarray) -> pa.Array:
     return pa.array(values.astype(np.int64), type=pa.int64(), mask=~present)
 
 
+def _events_of_day(shape: LogShape, day: int) -> int:
+    return shape.events // shape.days + (1 if day < shape.events % shape.days else 0)
+
+
 def day_table(shape: LogShape, day: int) -> pa.Table:
     """The events of one day of the generated log (EVENT_ARROW_SCHEMA), ordered by time."""
+    if shape.layout == "scattered":
+        return _scattered_day(shape, day)
+    return _visits_day(shape, day)
+
+
+def _scattered_day(shape: LogShape, day: int) -> pa.Table:
+    """The first generator, kept as it was: every event drawn on its own (user, session, type)."""
     from livecart.events.schemas import EVENT_ARROW_SCHEMA
 
     rng = np.random.Generator(np.random.PCG64([shape.seed, day]))
-    n = shape.events // shape.days + (1 if day < shape.events % shape.days else 0)
+    n = _events_of_day(shape, day)
     kinds = tuple(k for k, _ in MIX)
     shares = np.array([s for _, s in MIX])
     kind = rng.choice(len(kinds), size=n, p=shares / shares.sum())
@@ -172,6 +208,237 @@ def day_table(shape: LogShape, day: int) -> pa.Table:
         "text": _strings(CHAT, chat_index, chat),
         "source": _strings(("server",), np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)),
         "properties": pa.nulls(n, type=pa.string()),
+    }
+    return pa.Table.from_arrays(
+        [columns[name] for name in EVENT_ARROW_SCHEMA.names], schema=EVENT_ARROW_SCHEMA
+    )
+
+
+# ---------------------------------------------------------------- visits
+
+KINDS = tuple(k for k, _ in MIX)
+K = {k: i for i, k in enumerate(KINDS)}
+# Events drawn at random times inside a visit, as many as its length makes likely.
+DURING = ("chat", "like", "product_click", "detail_view", "add_to_cart", "order")
+BUYING = ("add_to_cart", "order")  # and their payments: signed-in viewers only
+HEARTBEAT_SECONDS = 30
+HEARTBEAT_SIGMA = 1.0  # of the log-normal number of heartbeats: a long tail of long visits
+MAX_HEARTBEATS = 480  # four hours
+PAYMENT_DELAY_US = (1_000_000, 10_000_000)  # the payment's webhook, a few seconds on
+FAVOURITE_ANCHORS = 3
+FAVOURITE_VISITS = 0.6
+FAVOURITES_STREAM = 0x66_61_76  # the seed stream of the users' favourite anchors ("fav")
+
+
+@dataclass(frozen=True)
+class _VisitRates:
+    """Per-visit expectations that make the realised type shares come out as MIX."""
+
+    heartbeats: float  # mean heartbeats per visit
+    during: dict[str, float]  # mean events of each DURING kind per visit
+    paid: float  # share of orders followed by a payment
+    favourite: float  # share of the day's events that are favourites (outside sessions)
+    events: float  # mean events per visit
+
+    @classmethod
+    def from_mix(cls) -> _VisitRates:
+        total = sum(s for _, s in MIX)
+        share = {k: s / total for k, s in MIX}
+        # Every visit has one join and one leave: each gets the share the others leave over.
+        visit = (1.0 - share["favourite"] - share["heartbeat"] - share["payment"]) - sum(
+            share[k] for k in DURING
+        )
+        per_visit = visit / 2
+        return cls(
+            heartbeats=share["heartbeat"] / per_visit,
+            during={k: share[k] / per_visit for k in DURING},
+            paid=share["payment"] / share["order"],
+            favourite=share["favourite"],
+            events=(1.0 - share["favourite"]) / per_visit,
+        )
+
+
+def favourite_anchors(shape: LogShape) -> np.ndarray:
+    """Each user's favourite anchors (row user-1), the same every day: popular ones more often."""
+    rng = np.random.Generator(np.random.PCG64([shape.seed, FAVOURITES_STREAM]))
+    anchors = min(ANCHORS, shape.sessions_per_day)
+    drawn = np.floor(anchors * rng.random((shape.users, FAVOURITE_ANCHORS)) ** 2)
+    return drawn.astype(np.int64) + 1
+
+
+def _event_ids(prefix: str, n: int) -> pa.Array:
+    """f"{prefix}{i:020x}" for i in range(n), built from bytes rather than per event."""
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    shifts = np.arange(19, -1, -1, dtype=np.uint64) * np.uint64(4)
+    index = np.arange(n, dtype=np.uint64)[:, None]
+    hexes = digits[((index >> shifts) & np.uint64(15)).astype(np.intp)]
+    head = np.broadcast_to(np.frombuffer(prefix.encode(), dtype=np.uint8), (n, len(prefix)))
+    data = np.ascontiguousarray(np.concatenate([head, hexes], axis=1))
+    width = data.shape[1]
+    offsets = np.arange(n + 1, dtype=np.int32) * width
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _draw_visits(
+    rng: np.random.Generator, count: int, rates: _VisitRates
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(anonymous, remainder in ms, counts per kind) of `count` visits."""
+    anonymous = rng.random(count) < ANONYMOUS_SHARE
+    mu = np.log(rates.heartbeats + 0.5) - HEARTBEAT_SIGMA**2 / 2
+    beats = np.minimum(np.floor(rng.lognormal(mu, HEARTBEAT_SIGMA, count)), MAX_HEARTBEATS)
+    remainder_ms = rng.integers(0, HEARTBEAT_SECONDS * 1000, size=count)
+    seconds = beats * HEARTBEAT_SECONDS + remainder_ms / 1000
+    # Expected seconds of a visit: heartbeats times 30 plus half of 30 for the last stretch.
+    mean_seconds = rates.heartbeats * HEARTBEAT_SECONDS + HEARTBEAT_SECONDS / 2
+    counts = np.zeros((count, len(KINDS)), dtype=np.int64)
+    counts[:, K["join"]] = 1
+    counts[:, K["heartbeat"]] = beats
+    counts[:, K["leave"]] = 1
+    signed_in = 1.0 / (1.0 - ANONYMOUS_SHARE)
+    for kind in DURING:
+        per_second = np.full(count, rates.during[kind] / mean_seconds)
+        if kind in BUYING:
+            per_second = np.where(anonymous, 0.0, per_second * signed_in)
+        counts[:, K[kind]] = rng.poisson(per_second * seconds)
+    counts[:, K["payment"]] = rng.binomial(counts[:, K["order"]], rates.paid)
+    return anonymous, remainder_ms, counts
+
+
+def _visits_day(shape: LogShape, day: int) -> pa.Table:
+    """One day of visits: join, a heartbeat every 30 s, things done while watching, leave."""
+    from livecart.events.schemas import EVENT_ARROW_SCHEMA
+
+    rng = np.random.Generator(np.random.PCG64([shape.seed, day]))
+    n = _events_of_day(shape, day)
+    rates = _VisitRates.from_mix()
+    favourites = round(n * rates.favourite)
+    target = n - favourites
+
+    # Draw more visits than needed, then keep them in order until the day is full.
+    drawn = [_draw_visits(rng, int(target / rates.events * 1.25) + 16, rates)]
+    while sum(int(c.sum()) for _, _, c in drawn) < target:
+        drawn.append(_draw_visits(rng, int(target / rates.events * 0.25) + 16, rates))
+    anonymous = np.concatenate([a for a, _, _ in drawn])
+    remainder_ms = np.concatenate([r for _, r, _ in drawn])
+    counts = np.concatenate([c for _, _, c in drawn])
+    sizes = counts.sum(axis=1)
+    filled = np.cumsum(sizes)
+    visits = int(np.searchsorted(filled, target)) + 1 if target > 0 else 0
+    anonymous, remainder_ms = anonymous[:visits], remainder_ms[:visits]
+    counts, sizes = counts[:visits], sizes[:visits]
+    excess = int(filled[visits - 1]) - target if visits else 0
+
+    # Who, where and when: skewed users with their favourite anchors, skewed sessions.
+    user = np.floor(shape.users * rng.random(visits) ** 2).astype(np.int64) + 1
+    anonymous_pool = max(10, shape.users // 4)
+    anon_ids = tuple(f"anon-{i:07d}" for i in range(anonymous_pool))
+    anon_index = np.floor(anonymous_pool * rng.random(visits) ** 2).astype(np.int64)
+    slots = shape.sessions_per_day
+    slot = np.floor(slots * rng.random(visits) ** 2).astype(np.int64)
+    liked = favourite_anchors(shape)[user - 1, rng.integers(0, FAVOURITE_ANCHORS, visits)]
+    # An anchor's sessions of the day are the slots anchor-1, anchor-1+ANCHORS, ...
+    of_anchor = (slots - liked + ANCHORS) // ANCHORS
+    liked_slot = liked - 1 + ANCHORS * np.floor(rng.random(visits) * of_anchor).astype(np.int64)
+    to_favourite = ~anonymous & (rng.random(visits) < FAVOURITE_VISITS)
+    slot = np.where(to_favourite, liked_slot, slot)
+    beats = counts[:, K["heartbeat"]]
+    length_us = beats * HEARTBEAT_SECONDS * 1_000_000 + remainder_ms * 1000
+    latest = 86_400_000_000 - length_us - PAYMENT_DELAY_US[1]
+    start_us = np.floor(rng.random(visits) * latest).astype(np.int64)
+
+    # One row per event, grouped by visit, then by kind in KINDS order.
+    flat = counts.ravel()
+    total = int(flat.sum())
+    block_start = np.cumsum(flat) - flat
+    block = np.repeat(np.arange(flat.size), flat)
+    kind = block % len(KINDS)
+    visit = block // len(KINDS)
+    rank = np.arange(total) - block_start[block]
+    is_kind = {k: kind == i for i, k in enumerate(KINDS)}
+    offset = np.floor(rng.random(total) * length_us[visit]).astype(np.int64)
+    offset[is_kind["join"]] = 0
+    beat = is_kind["heartbeat"]
+    offset[beat] = (rank[beat] + 1) * HEARTBEAT_SECONDS * 1_000_000
+    offset[is_kind["leave"]] = length_us[visit[is_kind["leave"]]]
+    # The k-th payment of a visit pays its k-th order, a few seconds after it.
+    pay = np.flatnonzero(is_kind["payment"])
+    paid = block_start[visit[pay] * len(KINDS) + K["order"]] + rank[pay]
+    offset[pay] = offset[paid] + rng.integers(*PAYMENT_DELAY_US, size=pay.size)
+    micros = start_us[visit] + offset
+
+    product = np.floor(PRODUCTS * rng.random(total) ** 1.5).astype(np.int64) + 1
+    sku = product * 10 + rng.integers(0, 3, size=total)
+    quantity = rng.integers(1, 4, size=total)
+    order = (day + 1) * 100_000_000 + np.arange(total)
+    product[pay], quantity[pay], order[pay] = product[paid], quantity[paid], order[paid]
+    watch = np.where(beat, float(HEARTBEAT_SECONDS), remainder_ms[visit] / 1000)
+    chat_index = rng.integers(0, len(CHAT), size=total)
+
+    # The day is full in the middle of the last visit: its latest events are not written.
+    keep = np.ones(total, dtype=bool)
+    if excess:
+        last = np.arange(total - int(sizes[-1]), total)
+        keep[last[np.argsort(micros[last], kind="stable")[-excess:]]] = False
+
+    # Favourites: signed-in users marking products, outside any session.
+    fav_user = np.floor(shape.users * rng.random(favourites) ** 2).astype(np.int64) + 1
+    fav_micros = rng.integers(0, 86_400_000_000, size=favourites)
+    fav_product = np.floor(PRODUCTS * rng.random(favourites) ** 1.5).astype(np.int64) + 1
+    zeros = np.zeros(favourites, dtype=np.int64)
+
+    def both(in_visits: np.ndarray, outside: np.ndarray) -> np.ndarray:
+        return np.concatenate([in_visits[keep], outside])
+
+    kind = both(kind, np.full(favourites, K["favourite"]))
+    micros = both(micros, fav_micros)
+    order_by_time = np.argsort(micros, kind="stable")
+    kind = kind[order_by_time]
+    is_kind = {k: kind == i for i, k in enumerate(KINDS)}
+
+    def column(in_visits: np.ndarray, outside: np.ndarray) -> np.ndarray:
+        return both(in_visits, outside)[order_by_time]
+
+    day_start = int((FIRST_DAY + timedelta(days=day)).timestamp() * 1_000_000)
+    occurred = pa.array(micros[order_by_time] + day_start, type=pa.int64())
+    anonymous_row = column(anonymous[visit], np.zeros(favourites, dtype=bool))
+    consumer = column(user[visit], fav_user)
+    anon_row = column(anon_index[visit], zeros)
+    session = column(day * 10_000 + slot[visit] + 1, zeros)
+    anchor = column(slot[visit] % ANCHORS + 1, zeros)
+    product = column(product, fav_product)
+    sku = column(sku, zeros)
+    quantity = column(quantity, zeros)
+    order = column(order, zeros)
+    watch = column(watch, np.zeros(favourites))
+    chat_index = column(chat_index, zeros)
+
+    buying = is_kind["add_to_cart"] | is_kind["order"]
+    has_product = buying | is_kind["product_click"] | is_kind["detail_view"]
+    has_product |= is_kind["favourite"]
+    has_amount = buying | is_kind["payment"]
+    watching = is_kind["heartbeat"] | is_kind["leave"]
+    in_session = ~is_kind["favourite"]
+    price = (product % 50 + 1) * 990
+    rows = kind.size
+    columns: dict[str, pa.Array] = {
+        "event_id": _event_ids(f"{shape.seed & 0xFFFFFFFF:08x}{day:04x}", rows),
+        "event_type": _strings(KINDS, kind, np.ones(rows, dtype=bool)),
+        "occurred_at": occurred.cast(pa.timestamp("us", tz="UTC")),
+        "consumer_id": _ints(consumer, ~anonymous_row),
+        "anonymous_id": _strings(anon_ids, anon_row, anonymous_row),
+        "session_id": _ints(session, in_session),
+        "room_id": _ints(anchor, in_session),
+        "anchor_id": _ints(anchor, in_session),
+        "product_id": _ints(product, has_product),
+        "sku_id": _ints(sku, buying),
+        "order_id": _ints(order, is_kind["order"] | is_kind["payment"]),
+        "quantity": _ints(quantity, has_amount),
+        "amount": _ints(price * quantity, has_amount),
+        "currency": _strings((CURRENCY,), np.zeros(rows, dtype=np.int64), has_amount),
+        "watch_seconds": pa.array(watch, type=pa.float64(), mask=~watching),
+        "text": _strings(CHAT, chat_index, is_kind["chat"]),
+        "source": _strings(("server",), np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool)),
+        "properties": pa.nulls(rows, type=pa.string()),
     }
     return pa.Table.from_arrays(
         [columns[name] for name in EVENT_ARROW_SCHEMA.names], schema=EVENT_ARROW_SCHEMA
