@@ -314,6 +314,19 @@ def _until(ts: ir.TimestampValue, as_of: date) -> ir.BooleanValue:
     return ts < ibis.literal(end, type=dt.Timestamp(timezone="UTC"))
 
 
+# Every grouping is by the consumer's two id columns (an integer, or for anonymous events the
+# id text), and the text key is built from them once per group: building it for every event
+# (an integer cast to text, then a text hash) cost more than the scan it is compared with.
+CONSUMER_IDS = ("consumer_id", "anonymous_id")
+
+
+def _with_key(t: ir.Table) -> ir.Table:
+    """t (grouped by CONSUMER_IDS) with its consumer_key."""
+    import ibis
+
+    return t.mutate(consumer_key=ibis.coalesce(t.consumer_id.cast("string"), t.anonymous_id))
+
+
 def _consumer_events(events: ir.Table, *, as_of: date) -> ir.Table:
     """Events about a consumer up to the end of as_of, with the derived keys."""
     import ibis
@@ -395,9 +408,102 @@ def compact(events: ir.Table, *, as_of: date) -> ir.Table:
     return grouped.select(*FACT_FIELDS)
 
 
+# The event types whose facts the second, small pass reads: the distinct orders, products and
+# days of the portrait, the orders of fan levels and the affinities.
+RARE_FACTS = tuple(dict.fromkeys((*RARE, *AFFINITY_WEIGHTS)))
+HOUR_US = 3_600_000_000
+EPOCH = date(1970, 1, 1)
+
+
+VISIT_KEYS = ("session_id", "anchor_id", "hour_bucket")
+
+
+def _visit_groups(
+    t: ir.Table, *, hour_bucket: Any, tally: Callable[[Any], Any], **measures: Any
+) -> ir.Table:
+    """t grouped by consumer, session (and its anchor) and UTC hour (VISIT_KEYS), with the
+    events counted per kind by `tally`; measures add the engine-specific sums."""
+    kind = t.event_type
+    return t.group_by(
+        [*CONSUMER_IDS, "session_id", "anchor_id", hour_bucket.name("hour_bucket")]
+    ).aggregate(
+        viewing=tally(kind.isin(VIEWING)),
+        chats=tally(kind == "chat"),
+        likes=tally(kind == "like"),
+        **measures,
+    )
+
+
+def visits_of_events(events: ir.Table, *, as_of: date) -> ir.Table:
+    """The events up to the end of as_of summed per consumer, live session (and its anchor)
+    and UTC hour (`hour_bucket`, hours since 1970): about one row per hour of a viewer's
+    visit to a room, the level the counts, watch time, hours, days and sessions of the
+    portrait and the fan levels are summed from.
+
+    Read straight from the log: the consumer's id columns as they are (`_normal_ids` makes
+    them one key per consumer after grouping, on far fewer rows), the hour from the epoch
+    microseconds (not a time-zone aware conversion of every event), the question rule only
+    on chat."""
+    import ibis
+
+    e = events.filter(
+        (events.consumer_id.notnull() | events.anonymous_id.notnull())
+        & _until(events.occurred_at, as_of)
+    )
+    micros = _epoch_us(e.occurred_at)
+    # Whole hours since 1970, floored for times before 1970 by the double modulo.
+    start = micros - ((micros % HOUR_US) + HOUR_US) % HOUR_US
+    return _visit_groups(
+        e,
+        hour_bucket=(start // HOUR_US).cast("int64"),
+        tally=lambda where: e.count(where=where).cast("int64"),
+        events=e.count().cast("int64"),
+        watch_seconds=e.watch_seconds.sum().cast("float64"),
+        whole_seconds=e.watch_seconds.floor().cast("int64").sum().fill_null(0).cast("int64"),
+        questions=e.count(
+            where=ibis.ifelse(e.event_type == "chat", is_question(e.text), False)
+        ).cast("int64"),
+        first_at=e.occurred_at.min(),
+        last_at=e.occurred_at.max(),
+    )
+
+
+def visits_of_facts(facts: ir.Table) -> ir.Table:
+    """`visits_of_events` from facts (stored, compacted)."""
+    import ibis
+
+    days = facts.day.delta(ibis.literal(EPOCH, type="date"), unit="day").cast("int64")
+    return _visit_groups(
+        facts,
+        hour_bucket=days * 24 + facts.hour,
+        tally=lambda where: facts.events.sum(where=where).fill_null(0).cast("int64"),
+        events=facts.events.sum().cast("int64"),
+        watch_seconds=facts.watch_seconds.sum().cast("float64"),
+        whole_seconds=facts.watch_whole_seconds.sum().cast("int64"),
+        questions=facts.events.sum(where=facts.is_question).fill_null(0).cast("int64"),
+        first_at=facts.first_at.min(),
+        last_at=facts.last_at.max(),
+    )
+
+
+def _normal_ids(t: ir.Table) -> ir.Table:
+    """t with anonymous_id null where consumer_id is set (one id pair per consumer key)."""
+    import ibis
+
+    return t.mutate(
+        anonymous_id=ibis.ifelse(t.consumer_id.isnull(), t.anonymous_id, ibis.null("string"))
+    )
+
+
+def rare_facts(facts: ir.Table) -> ir.Table:
+    """The facts of the few event types the second pass reads (RARE_FACTS)."""
+    return facts.filter(facts.event_type.isin(RARE_FACTS))
+
+
 def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
     """The portrait pipeline: one row per consumer key, events up to the end of as_of (UTC)."""
-    return portraits_from_facts(compact(events, as_of=as_of), as_of=as_of)
+    facts = compact(events, as_of=as_of)
+    return portraits_of(visits_of_facts(facts), rare_facts(facts), as_of=as_of)
 
 
 # Days active as a bitmap: with the log's first day known, each day is one bit of a 62-bit
@@ -407,16 +513,15 @@ DAY_BLOCK_BITS = 62
 MAX_DAY_BLOCKS = 12
 
 
-def _distinct_days(f: ir.Table, *, since: date | None, until: date, per_event: bool) -> Any:
-    """The number of distinct days of a group of facts (exact either way; see
-    DAY_BLOCK_BITS). With per_event the day number comes from the event's epoch
-    microseconds (no time-zone aware date conversion of every event)."""
+def _distinct_days(day: ir.IntegerColumn, *, since: date | None, until: date) -> Any:
+    """The number of distinct days (days since 1970) in a group (exact either way; see
+    DAY_BLOCK_BITS)."""
     import ibis
     import ibis.expr.datatypes as dt
 
     span = (until - since).days + 1 if since is not None else 0
     if since is None or span < 1 or span > DAY_BLOCK_BITS * MAX_DAY_BLOCKS:
-        return f.day.nunique().cast("int64")
+        return day.nunique().cast("int64")
 
     @ibis.udf.agg.builtin(name="bit_or", signature=((dt.int64,), dt.int64))
     def bit_or(value):  # type: ignore[no-untyped-def]
@@ -428,15 +533,7 @@ def _distinct_days(f: ir.Table, *, since: date | None, until: date, per_event: b
     def bit_count(value):  # type: ignore[no-untyped-def]
         """Both engines' population count."""
 
-    if per_event:
-        micros = _epoch_us(f.first_at)
-        # Whole days since 1970: an exact multiple of a day divided by a day (floor for
-        # times before 1970 by the double modulo).
-        midnight = micros - ((micros % DAY_US) + DAY_US) % DAY_US
-        epoch_day = (since - date(1970, 1, 1)).days
-        index = (midnight // DAY_US).cast("int64") - epoch_day
-    else:
-        index = f.day.delta(ibis.literal(since, type="date"), unit="day").cast("int64")
+    index = day - (since - EPOCH).days
     blocks = (span + DAY_BLOCK_BITS - 1) // DAY_BLOCK_BITS
     total: Any = None
     for block in range(blocks):
@@ -450,59 +547,50 @@ def _distinct_days(f: ir.Table, *, since: date | None, until: date, per_event: b
     return total
 
 
-def portraits_from_facts(
-    facts: ir.Table, *, as_of: date, since: date | None = None, per_event: bool = False
+def portraits_of(
+    visits: ir.Table, rare: ir.Table, *, as_of: date, since: date | None = None
 ) -> ir.Table:
-    """Portraits (PORTRAIT_ARROW_SCHEMA) from compacted facts, or from `event_facts` (up to
-    as_of already, one event each) with per_event; since, when given, is a day on or before
-    the first fact's (it lets days active be counted as a bitmap)."""
+    """Portraits (PORTRAIT_ARROW_SCHEMA) from `visit_facts` and `rare_facts` of facts up to
+    as_of; since, when given, is a day on or before the first fact's (it lets days active be
+    counted as a bitmap)."""
     import ibis
 
-    # `event_facts` are filtered by the as-of day already; stored facts are filtered here.
-    f = facts if per_event else facts.filter(facts.day <= ibis.literal(as_of, type="date"))
-    kind = f.event_type
+    v = _normal_ids(visits)
+    hour = v.hour_bucket % 24
 
-    def tally(where: Any) -> Any:
-        """The events of the facts where a condition holds: a filtered COUNT when each fact
-        is one event (the cheapest aggregate: no CASE per row, no wide integer sum), else a
-        filtered SUM of `events`."""
-        if per_event:
-            return f.count(where=where).cast("int64")
-        return f.events.sum(where=where).fill_null(0).cast("int64")
+    def total(column: Any) -> Any:
+        return column.sum().fill_null(0).cast("int64")
 
-    def events_of(*types: str) -> Any:
-        return tally(kind.isin(types))
-
-    def when(types: tuple[str, ...], value: Any) -> Any:
-        return ibis.ifelse(kind.isin(types), value, ibis.null())
-
-    # Two grouped passes joined on the consumer: one over every fact (counts, watch time,
-    # hours, sessions, days), one over the few order, payment, return and browsing facts
-    # only, so their distinct counts do not hash every event.
-    common = f.group_by("consumer_key").aggregate(
-        consumer_id=f.consumer_id.max(),
-        anonymous_id=f.anonymous_id.max(),
-        events=(f.count() if per_event else f.events.sum()).cast("int64"),
-        watch_seconds=f.watch_seconds.sum().fill_null(0.0).cast("float64"),
-        sessions_watched=when(VIEWING, f.session_id).nunique().cast("int64"),
-        messages=events_of("chat"),
-        likes=events_of("like"),
-        questions=tally(f.is_question),
-        carts=events_of("add_to_cart"),
-        favourites=events_of("favourite"),
-        returns=events_of("return"),
-        first_seen=f.first_at.min(),
-        last_seen=f.last_at.max(),
-        days_active=_distinct_days(f, since=since, until=as_of, per_event=per_event),
-        **{f"h{h:02d}": tally(f.hour == h) for h in range(24)},
+    # Two grouped passes joined on the consumer: one over the visit rows (counts, watch
+    # time, hours, sessions, days), one over the few order, payment, return and browsing
+    # facts, so their distinct counts do not hash every event.
+    common = v.group_by(list(CONSUMER_IDS)).aggregate(
+        events=total(v.events),
+        watch_seconds=v.watch_seconds.sum().fill_null(0.0).cast("float64"),
+        sessions_watched=ibis.ifelse(v.viewing > 0, v.session_id, ibis.null())
+        .nunique()
+        .cast("int64"),
+        messages=total(v.chats),
+        likes=total(v.likes),
+        questions=total(v.questions),
+        first_seen=v.first_at.min(),
+        last_seen=v.last_at.max(),
+        days_active=_distinct_days((v.hour_bucket // 24).cast("int64"), since=since, until=as_of),
+        **{
+            f"h{h:02d}": v.events.sum(where=hour == h).fill_null(0).cast("int64") for h in range(24)
+        },
     )
-    r = f.filter(kind.isin(RARE))
+    common = _with_key(common)
+    r = rare
     rkind = r.event_type
 
     def r_when(types: tuple[str, ...], value: Any) -> Any:
         return ibis.ifelse(rkind.isin(types), value, ibis.null())
 
-    rare = r.group_by(rare_key=r.consumer_key).aggregate(
+    rare_rows = r.group_by(list(CONSUMER_IDS)).aggregate(
+        carts=r.events.sum(where=rkind == "add_to_cart").fill_null(0).cast("int64"),
+        favourites=r.events.sum(where=rkind == "favourite").fill_null(0).cast("int64"),
+        returns=r.events.sum(where=rkind == "return").fill_null(0).cast("int64"),
         products_viewed=r_when(BROWSING, r.product_key).nunique().cast("int64"),
         categories_viewed=r_when(BROWSING, r.category_key).nunique().cast("int64"),
         orders=r_when(("order",), r.order_ref).nunique().cast("int64"),
@@ -515,11 +603,16 @@ def portraits_from_facts(
         frequency=r_when(("order",), r.day).nunique().cast("int64"),
         currency=r_when(("order",), r.currency).max(),
     )
-    j = common.left_join(rare, common.consumer_key == rare.rare_key)
+    rare_rows = _with_key(rare_rows)
+    rare_rows = rare_rows.rename(rare_key="consumer_key").drop(*CONSUMER_IDS)
+    j = common.left_join(rare_rows, common.consumer_key == rare_rows.rare_key)
     base = j.mutate(
         **{
             name: j[name].fill_null(0).cast("int64")
             for name in (
+                "carts",
+                "favourites",
+                "returns",
                 "products_viewed",
                 "categories_viewed",
                 "orders",
@@ -575,29 +668,27 @@ def portraits_from_facts(
     return t.select(*PORTRAIT_FIELDS).order_by("consumer_key")
 
 
-def fan_levels(facts: ir.Table, *, per_event: bool = False) -> ir.Table:
+def fan_levels(visits: ir.Table, rare: ir.Table) -> ir.Table:
     """Fan score and level per consumer and anchor (FAN_ARROW_SCHEMA, rows in no particular
-    order); see FAN_WEIGHTS. per_event: each fact is one event (`event_facts`)."""
+    order) from `visit_facts` and `rare_facts`; see FAN_WEIGHTS."""
     import ibis
 
-    f = facts.filter(facts.anchor_id.notnull())
-    kind = f.event_type
-
-    def tally(where: Any) -> Any:
-        if per_event:
-            return f.count(where=where).cast("int64")
-        return f.events.sum(where=where).fill_null(0).cast("int64")
-
-    g = f.group_by(["consumer_key", "anchor_id"]).aggregate(
-        consumer_id=f.consumer_id.max(),
-        whole_seconds=f.watch_whole_seconds.sum().cast("int64"),
-        chats=tally(kind == "chat"),
-        likes=tally(kind == "like"),
+    v = _normal_ids(visits.filter(visits.anchor_id.notnull()))
+    g = v.group_by([*CONSUMER_IDS, "anchor_id"]).aggregate(
+        whole_seconds=v.whole_seconds.sum().cast("int64"),
+        chats=v.chats.sum().cast("int64"),
+        likes=v.likes.sum().cast("int64"),
     )
-    # Distinct orders per anchor from the order facts only (a second, small pass).
-    o = f.filter(kind == "order")
-    bought = o.group_by(o_key=o.consumer_key, o_anchor=o.anchor_id).aggregate(
-        orders=o.order_ref.nunique().cast("int64")
+    g = _with_key(g)
+    # Distinct orders per anchor from the order facts.
+    o = rare.filter((rare.event_type == "order") & rare.anchor_id.notnull())
+    bought = _with_key(
+        o.group_by([*CONSUMER_IDS, "anchor_id"]).aggregate(
+            orders=o.order_ref.nunique().cast("int64")
+        )
+    )
+    bought = bought.select(
+        o_key=bought.consumer_key, o_anchor=bought.anchor_id, orders=bought.orders
     )
     g = g.left_join(bought, (g.consumer_key == bought.o_key) & (g.anchor_id == bought.o_anchor))
     g = g.mutate(orders=g.orders.fill_null(0).cast("int64"))
@@ -634,9 +725,10 @@ def affinities(facts: ir.Table, catalogue: ir.Table) -> ir.Table:
     )
     # One pass over the facts: each consumer's weight per product (and outside category),
     # then the three kinds from that small table.
-    w = f.group_by(["consumer_key", "product_key", "category_key"]).aggregate(
-        consumer_id=f.consumer_id.max(), weight=(weight * f.events).sum().cast("int64")
+    w = f.group_by([*CONSUMER_IDS, "product_key", "category_key"]).aggregate(
+        weight=(weight * f.events).sum().cast("int64")
     )
+    w = _with_key(w)
     c = catalogue.select(
         cat_product="product_key", cat_category="category", cat_brand="brand", cat_band="price_band"
     )
@@ -668,7 +760,9 @@ def chat_texts(events: ir.Table, *, as_of: date) -> ir.Table:
     keyword step after the engine (which cuts each distinct message once)."""
     e = _consumer_events(events, as_of=as_of)
     e = e.filter((e.event_type == "chat") & e.text.notnull())
-    return e.group_by(["consumer_key", "text"]).aggregate(n=e.count().cast("int64"))
+    g = e.group_by(["consumer_id", "anon", "text"]).aggregate(n=e.count().cast("int64"))
+    g = _with_key(g.rename(anonymous_id="anon"))
+    return g.select("consumer_key", "text", "n")
 
 
 def catalogue_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -775,6 +869,30 @@ def _arrow(expr: ir.Table) -> pa.Table:
     return backend.con.sql(backend.compile(expr)).to_arrow_table()
 
 
+@contextmanager
+def _kept(expr: ir.Table) -> Iterator[ir.Table]:
+    """The rows of an expression computed once and kept by the engine while in the block (a
+    temporary table on DuckDB, a cached view on Spark). Not Ibis's `cache`: its release
+    compiles `DROP TABLE IF EXISTS` without the name under the pinned SQLGlot."""
+    backend = expr._find_backend()
+    backend._run_pre_execute_hooks(expr)
+    name = f"livecart_kept_{time.monotonic_ns()}"
+    if backend.name == "pyspark":
+        frame = backend._session.sql(backend.compile(expr)).cache()
+        frame.createOrReplaceTempView(name)
+        try:
+            yield backend.table(name)
+        finally:
+            backend._session.catalog.dropTempView(name)
+            frame.unpersist()
+        return
+    backend.con.execute(f"CREATE TEMP TABLE {name} AS {backend.compile(expr)}")
+    try:
+        yield backend.table(name)
+    finally:
+        backend.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 def _log_days(events: ir.Table) -> tuple[date, date]:
     """The UTC days of the first and the latest event of the log (one small query)."""
     table = _arrow(
@@ -810,26 +928,43 @@ def compute(
 ) -> PortraitRun:
     """Every output of the pipeline for the events table, on its backend.
 
-    The portrait, fan-level and affinity queries read the events as uncompacted facts
-    (`event_facts`): each is one grouped pass over the log, with no large group-by first.
+    The events are read as uncompacted facts (`event_facts`) twice: once summed into
+    `visit_facts`, once filtered to `rare_facts`; both are kept by the engine (a temporary
+    table, a cached DataFrame) for the portrait, fan-level and affinity queries.
     """
-    import ibis
-
     started = time.perf_counter()
     first, latest = _log_days(events)
     day = as_of if as_of is not None else latest
     step(f"computing portraits on {engine.value} (as of {day.isoformat()})")
     facts = event_facts(events, as_of=day)
-    table = as_portrait_rows(
-        _arrow(portraits_from_facts(facts, as_of=day, since=first, per_event=True))
-    )
-    fans = _conform(_arrow(fan_levels(facts, per_event=True)), FAN_ARROW_SCHEMA)
-    products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
-    affinity = _conform(_arrow(affinities(facts, products)), AFFINITY_ARROW_SCHEMA)
+    table, fans, affinity = _outputs(
+        visits_of_events(events, as_of=day), rare_facts(facts), as_of=day, since=first,
+        catalogue=catalogue,
+    )  # fmt: skip
     step("counting chat keywords")
     keywords = _keywords_of(events, as_of=day)
     table = finish(table, fans=fans, affinity=affinity, keywords=keywords)
     return PortraitRun(engine, day, table, time.perf_counter() - started, fans, affinity, keywords)
+
+
+def _outputs(
+    visits: ir.Table,
+    rare: ir.Table,
+    *,
+    as_of: date,
+    since: date | None,
+    catalogue: pa.Table | None,
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Portrait rows (PORTRAIT_ARROW_SCHEMA), fan levels and affinities, with the visit and
+    rare facts computed once and kept by the engine while the three queries read them."""
+    import ibis
+
+    with _kept(visits) as v, _kept(rare) as r:
+        table = as_portrait_rows(_arrow(portraits_of(v, r, as_of=as_of, since=since)))
+        fans = _conform(_arrow(fan_levels(v, r)), FAN_ARROW_SCHEMA)
+        products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
+        affinity = _conform(_arrow(affinities(r, products)), AFFINITY_ARROW_SCHEMA)
+    return table, fans, affinity
 
 
 def compute_facts(events: ir.Table, *, as_of: date) -> tuple[pa.Table, dict[str, dict[str, int]]]:
@@ -844,12 +979,12 @@ def compute_from_facts(
     """Portrait rows (PORTRAIT_ARROW_SCHEMA), fan levels and affinities from stored facts."""
     import ibis
 
-    table = as_portrait_rows(_arrow(portraits_from_facts(facts, as_of=as_of)))
-    fans = _conform(_arrow(fan_levels(facts)), FAN_ARROW_SCHEMA).sort_by(
-        [("consumer_key", "ascending"), ("anchor_id", "ascending")]
-    )
-    products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
-    affinity = _conform(_arrow(affinities(facts, products)), AFFINITY_ARROW_SCHEMA)
+    f = facts.filter(facts.day <= ibis.literal(as_of, type="date"))
+    table, fans, affinity = _outputs(
+        visits_of_facts(f), rare_facts(f), as_of=as_of, since=None,
+        catalogue=catalogue,
+    )  # fmt: skip
+    fans = fans.sort_by([("consumer_key", "ascending"), ("anchor_id", "ascending")])
     return table, fans, affinity
 
 
