@@ -109,44 +109,41 @@ def keyword_table(keys: pa.Array, texts: pa.Array, counts: pa.Array) -> pa.Table
     """Word counts per consumer (KEYWORD_ARROW_SCHEMA) from (consumer key, message, how many
     times the consumer sent it) rows, as the engines group them.
 
-    Each distinct message is cut once (`words`); the counts are joined and summed in Arrow,
+    Each distinct message is cut once (`words`); the counts are joined to the words and
+    summed by an in-process DuckDB over the Arrow data (whichever engine selected the rows),
     so the cost grows with the distinct messages, not with the messages sent.
     """
-    import numpy as np
+    import duckdb
     import pyarrow.compute as pc
 
-    texts = pc.cast(texts, pa.string())
-    present = pc.fill_null(pc.not_equal(texts, ""), False)
-    keys, texts, counts = (pc.filter(c, present) for c in (keys, texts, counts))
-    distinct = pc.unique(texts)
-    cut = [list(words(text)) for text in distinct.to_pylist()]
-    lengths = np.fromiter((len(w) for w in cut), dtype=np.int64, count=len(cut))
-    tokens = pa.table(
-        {
-            "text_index": pa.array(np.repeat(np.arange(len(cut), dtype=np.int64), lengths)),
-            "word": pa.array([w for ws in cut for w in ws], pa.string()),
-        }
-    )
     rows = pa.table(
         {
             "consumer_key": pc.cast(keys, pa.string()),
-            "text_index": pc.cast(pc.index_in(texts, value_set=distinct), pa.int64()),
+            "text": pc.cast(texts, pa.string()),
             "n": pc.cast(counts, pa.int64()),
         }
     )
-    if tokens.num_rows == 0 or rows.num_rows == 0:
-        return KEYWORD_ARROW_SCHEMA.empty_table()
-    joined = rows.join(tokens, "text_index", join_type="inner", use_threads=False)
-    summed = joined.group_by(["consumer_key", "word"], use_threads=False).aggregate([("n", "sum")])
-    table = pa.table(
+    distinct = pc.drop_null(pc.unique(rows.column("text"))).to_pylist()
+    cut = [(text, list(words(text))) for text in distinct if text]
+    tokens = pa.table(
         {
-            "consumer_key": summed.column("consumer_key"),
-            "word": summed.column("word"),
-            "count": pc.cast(summed.column("n_sum"), pa.int64()),
-        },
-        schema=KEYWORD_ARROW_SCHEMA,
+            "text": pa.array([text for text, found in cut for _ in found], pa.string()),
+            "word": pa.array([word for _, found in cut for word in found], pa.string()),
+        }
     )
-    return table.sort_by([("consumer_key", "ascending"), ("word", "ascending")])
+    connection = duckdb.connect()
+    try:
+        connection.register("message_rows", rows)
+        connection.register("message_words", tokens)
+        # A word twice in a message is two rows of message_words: counted twice, as sent.
+        table = connection.sql(
+            "SELECT r.consumer_key, w.word, CAST(sum(r.n) AS BIGINT) AS count "
+            "FROM message_rows AS r JOIN message_words AS w ON r.text = w.text "
+            "GROUP BY r.consumer_key, w.word ORDER BY r.consumer_key, w.word"
+        ).to_arrow_table()
+    finally:
+        connection.close()
+    return table.cast(KEYWORD_ARROW_SCHEMA)
 
 
 def keyword_table_of(counts: dict[str, dict[str, int]]) -> pa.Table:

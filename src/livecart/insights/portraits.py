@@ -272,12 +272,12 @@ def _outside_key(e: ir.Table, keys: dict[str, str]) -> Any:
 
 
 def _score(value: ir.NumericColumn, *, descending: bool, buyers: ir.IntegerColumn) -> Any:
-    """Quintile score 1-5 among buyers: floor(5 * rank / buyers) + 1, rank from 0 with ties
-    sharing the lowest rank (standard SQL `rank()`, identical on every engine)."""
+    """Quintile score 1-5 among buyers (the rows): floor(5 * rank / buyers) + 1, rank from 0
+    with ties sharing the lowest rank (standard SQL `rank()`, identical on every engine)."""
     import ibis
 
     order = ibis.desc(value) if descending else ibis.asc(value)
-    rank = ibis.rank().over(ibis.window(group_by="is_buyer", order_by=order))
+    rank = ibis.rank().over(ibis.window(order_by=order))
     return ((rank * RFM_BINS) / buyers).floor().cast("int64") + 1
 
 
@@ -411,6 +411,19 @@ def compact(events: ir.Table, *, as_of: date) -> ir.Table:
 # The event types whose facts the second, small pass reads: the distinct orders, products and
 # days of the portrait, the orders of fan levels and the affinities.
 RARE_FACTS = tuple(dict.fromkeys((*RARE, *AFFINITY_WEIGHTS)))
+RARE_FACT_FIELDS = (
+    *CONSUMER_IDS,
+    "event_type",
+    "day",
+    "anchor_id",
+    "product_key",
+    "category_key",
+    "order_ref",
+    "currency",
+    "quantity",
+    "amount",
+    "events",
+)
 HOUR_US = 3_600_000_000
 EPOCH = date(1970, 1, 1)
 
@@ -496,8 +509,10 @@ def _normal_ids(t: ir.Table) -> ir.Table:
 
 
 def rare_facts(facts: ir.Table) -> ir.Table:
-    """The facts of the few event types the second pass reads (RARE_FACTS)."""
-    return facts.filter(facts.event_type.isin(RARE_FACTS))
+    """The facts of the few event types the second pass reads (RARE_FACTS), with only the
+    columns it reads (the rest, chat text and watch time among them, are not read)."""
+    f = facts.filter(facts.event_type.isin(RARE_FACTS))
+    return f.select(*RARE_FACT_FIELDS)
 
 
 def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
@@ -652,19 +667,18 @@ def portraits_of(
         monetary=t.spend,
         is_buyer=t.orders > 0,
     )
-    buyers = (t.is_buyer.cast("int64").sum().over(ibis.window(group_by="is_buyer"))).cast("int64")
-
-    def score(value: Any, descending: bool) -> Any:
-        return ibis.ifelse(
-            t.is_buyer, _score(value, descending=descending, buyers=buyers), ibis.null("int64")
-        )
-
-    t = t.mutate(
+    # RFM scores ranked among the buyers only, on a narrow table joined back (window
+    # functions over the wide rows carried every column through three sorts).
+    b = t.filter(t.is_buyer).select("consumer_key", "recency_days", "frequency", "monetary")
+    buyers = b.count().over(ibis.window()).cast("int64")
+    scores = b.select(
+        score_key=b.consumer_key,
         # Recent buyers score high, so recency ranks in descending days.
-        r_score=score(t.recency_days, True),
-        f_score=score(t.frequency, False),
-        m_score=score(t.monetary, False),
+        r_score=_score(b.recency_days, descending=True, buyers=buyers),
+        f_score=_score(b.frequency, descending=False, buyers=buyers),
+        m_score=_score(b.monetary, descending=False, buyers=buyers),
     )
+    t = t.left_join(scores, t.consumer_key == scores.score_key)
     return t.select(*PORTRAIT_FIELDS).order_by("consumer_key")
 
 
