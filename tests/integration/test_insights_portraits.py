@@ -268,6 +268,8 @@ def small_log() -> list[BehaviourEvent]:
         event("join", at(2, 23, 59), session_id=10, **two),
         event("heartbeat", at(2, 23, 59, 30), session_id=10, watch_seconds=30.0, **two),
         event("chat", at(2, 23, 59, 40), session_id=10, text="怎么买？", **two),
+        # signed in, with the browser's id too: still consumer 2's like, not a new consumer
+        event("like", at(2, 23, 59, 45), session_id=10, anonymous_id="two-browser", **two),
         event("leave", at(3, 0, 0, 10), session_id=10, watch_seconds=40.0, **two),
         # imported Taobao history: orders without an order_id
         event("order", at(1, 0), anonymous_id="taobao:123", product_id=5, source="import:taobao"),
@@ -367,6 +369,7 @@ def test_duckdb_portraits_match_the_events(small: tuple[Path, list[BehaviourEven
     two = got["2"]
     assert two["sessions_watched"] == 1 and two["watch_seconds"] == pytest.approx(70.0)
     assert two["questions"] == 1 and two["orders"] == 0
+    assert two["likes"] == 1 and two["anonymous_id"] is None  # the like with a browser id
     assert two["recency_days"] is None and two["r_score"] is None
     assert two["days_active"] == 2  # the leave fell after midnight UTC
 
