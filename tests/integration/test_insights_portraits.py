@@ -463,6 +463,17 @@ def test_affinities_are_weighted_shares_per_consumer(
         assert got[pair]["weight"] == w
         assert got[pair]["score"] == pytest.approx(w / totals[pair[:2]], rel=1e-12)
     assert {p[1] for p in got} == {"category", "brand", "price_band"}
+    # The catalogue also names the categories of livecart's own browsed products.
+    seen: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        key = key_of(e)
+        if key is None or e.day > as_of or e.product_id is None:
+            continue
+        if e.event_type.value in ("product_click", "detail_view"):
+            seen[key].add(by_product[str(e.product_id)]["category"])
+    viewed = {r["consumer_key"]: r["categories_viewed"] for r in run.table.to_pylist()}
+    assert viewed == {key: len(seen.get(key, ())) for key in viewed}
+    assert max(viewed.values()) == 3
 
 
 def test_rfm_scores_share_ties_and_use_every_bin() -> None:

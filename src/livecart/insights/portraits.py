@@ -563,11 +563,17 @@ def _distinct_days(day: ir.IntegerColumn, *, since: date | None, until: date) ->
 
 
 def portraits_of(
-    visits: ir.Table, rare: ir.Table, *, as_of: date, since: date | None = None
+    visits: ir.Table,
+    rare: ir.Table,
+    *,
+    as_of: date,
+    since: date | None = None,
+    catalogue: ir.Table | None = None,
 ) -> ir.Table:
-    """Portraits (PORTRAIT_ARROW_SCHEMA) from `visit_facts` and `rare_facts` of facts up to
-    as_of; since, when given, is a day on or before the first fact's (it lets days active be
-    counted as a bitmap)."""
+    """Portraits (PORTRAIT_ARROW_SCHEMA) from visits (`visits_of_events`, `visits_of_facts`)
+    and `rare_facts` up to as_of; since, when given, is a day on or before the first fact's
+    (it lets days active be counted as a bitmap); the catalogue (CATALOGUE_ARROW_SCHEMA),
+    when given, names the category of livecart's own products for `categories_viewed`."""
     import ibis
 
     v = _normal_ids(visits)
@@ -597,6 +603,11 @@ def portraits_of(
     )
     common = _with_key(common)
     r = rare
+    if catalogue is not None:
+        c = catalogue.select(cat_product="product_key", cat_category="category")
+        r = r.left_join(c, r.product_key == c.cat_product)
+        # An imported row names its own category; livecart's products get the catalogue's.
+        r = r.mutate(category_key=ibis.coalesce(r.category_key, r.cat_category))
     rkind = r.event_type
 
     def r_when(types: tuple[str, ...], value: Any) -> Any:
@@ -684,7 +695,8 @@ def portraits_of(
 
 def fan_levels(visits: ir.Table, rare: ir.Table) -> ir.Table:
     """Fan score and level per consumer and anchor (FAN_ARROW_SCHEMA, rows in no particular
-    order) from `visit_facts` and `rare_facts`; see FAN_WEIGHTS."""
+    order) from visits (`visits_of_events`, `visits_of_facts`) and `rare_facts`; see
+    FAN_WEIGHTS."""
     import ibis
 
     v = _normal_ids(visits.filter(visits.anchor_id.notnull()))
@@ -942,9 +954,10 @@ def compute(
 ) -> PortraitRun:
     """Every output of the pipeline for the events table, on its backend.
 
-    The events are read as uncompacted facts (`event_facts`) twice: once summed into
-    `visit_facts`, once filtered to `rare_facts`; both are kept by the engine (a temporary
-    table, a cached DataFrame) for the portrait, fan-level and affinity queries.
+    The log is read three times: summed into visits (`visits_of_events`), filtered to the
+    rare facts (`rare_facts` of `event_facts`), and for the chat texts. Visits and rare facts
+    are kept by the engine (a temporary table, a cached view) for the portrait, fan-level
+    and affinity queries.
     """
     started = time.perf_counter()
     first, latest = _log_days(events)
@@ -973,10 +986,12 @@ def _outputs(
     rare facts computed once and kept by the engine while the three queries read them."""
     import ibis
 
+    products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
     with _kept(visits) as v, _kept(rare) as r:
-        table = as_portrait_rows(_arrow(portraits_of(v, r, as_of=as_of, since=since)))
+        table = as_portrait_rows(
+            _arrow(portraits_of(v, r, as_of=as_of, since=since, catalogue=products))
+        )
         fans = _conform(_arrow(fan_levels(v, r)), FAN_ARROW_SCHEMA)
-        products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
         affinity = _conform(_arrow(affinities(r, products)), AFFINITY_ARROW_SCHEMA)
     return table, fans, affinity
 
