@@ -987,9 +987,11 @@ def _outputs(
     import ibis
 
     products = ibis.memtable(catalogue if catalogue is not None else catalogue_table([]))
+    # An empty catalogue names no category: the rows are not joined to it.
+    named = products if catalogue is not None and catalogue.num_rows else None
     with _kept(visits) as v, _kept(rare) as r:
         table = as_portrait_rows(
-            _arrow(portraits_of(v, r, as_of=as_of, since=since, catalogue=products))
+            _arrow(portraits_of(v, r, as_of=as_of, since=since, catalogue=named))
         )
         fans = _conform(_arrow(fan_levels(v, r)), FAN_ARROW_SCHEMA)
         affinity = _conform(_arrow(affinities(r, products)), AFFINITY_ARROW_SCHEMA)
