@@ -298,9 +298,6 @@ def _epoch_us(ts: ir.TimestampValue) -> ir.IntegerValue:
     return micros(ts)
 
 
-DAY_US = 86_400_000_000
-
-
 def _until(ts: ir.TimestampValue, as_of: date) -> ir.BooleanValue:
     """ts falls on as_of or before (UTC): a comparison with the next midnight, which the
     engines check without converting every timestamp to a date (and DuckDB prunes files by
@@ -428,13 +425,10 @@ HOUR_US = 3_600_000_000
 EPOCH = date(1970, 1, 1)
 
 
-VISIT_KEYS = ("session_id", "anchor_id", "hour_bucket")
-
-
 def _visit_groups(
     t: ir.Table, *, hour_bucket: Any, tally: Callable[[Any], Any], **measures: Any
 ) -> ir.Table:
-    """t grouped by consumer, session (and its anchor) and UTC hour (VISIT_KEYS), with the
+    """t grouped by consumer, session (and its anchor) and UTC hour (`hour_bucket`), with the
     events counted per kind by `tally`; measures add the engine-specific sums."""
     kind = t.event_type
     return t.group_by(
