@@ -389,17 +389,11 @@ def test_livecart_risk_scores_prints_contributions_as_json(tmp_path: Path) -> No
     assert result.exit_code == 0 and json.loads(result.stdout) == []
 
 
-async def test_the_periodic_risk_job_warns_a_subject_at_act_once_a_week(
-    client: httpx.AsyncClient,
-    container: Container,
-    any_backend: str,
-    clock: FrozenClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def brand_at_act(container: Container, brand_id: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Twelve compliance hits on the brand and the act threshold below their weight (8, the
+    most compliance hits alone can give); returns the risk job to run."""
     from livecart.supervision import risk
-    from livecart.supervision.models import Sanction
 
-    shop, bystander = await make_shop(client, container, 5), await make_shop(client, container, 5)
     async with container.uow() as uow:
         for n in range(12):
             uow.session.add(
@@ -409,12 +403,11 @@ async def test_the_periodic_risk_job_warns_a_subject_at_act_once_a_week(
                     action="block",
                     rule_id="absolute_terms",
                     excerpt=f"最{n}",
-                    brand_id=shop.brand_id,
+                    brand_id=brand_id,
                     details={},
                 )
             )
         await uow.commit()
-    # Compliance hits alone give at most their weight (8); lower the act threshold below it.
     monkeypatch.setattr(risk, "ACT_AT", SIGNAL["compliance_hits"].weight - 1)
 
     def job() -> Any:
@@ -422,6 +415,20 @@ async def test_the_periodic_risk_job_warns_a_subject_at_act_once_a_week(
             container.uow, clock=container.clock, event_log=container.settings.event_log_dir
         )
 
+    return job
+
+
+async def test_the_periodic_risk_job_warns_a_subject_at_act_once_a_week(
+    client: httpx.AsyncClient,
+    container: Container,
+    any_backend: str,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from livecart.supervision.models import Sanction
+
+    shop, bystander = await make_shop(client, container, 5), await make_shop(client, container, 5)
+    job = await brand_at_act(container, shop.brand_id, monkeypatch)
     assert await job() == {"bot_findings": 0, "scored": 1, "warned": 1}
     assert await job() == {"bot_findings": 0, "scored": 1, "warned": 0}  # once a week at most
     async with container.uow() as uow:
@@ -432,3 +439,22 @@ async def test_the_periodic_risk_job_warns_a_subject_at_act_once_a_week(
     assert bystander.brand_id != shop.brand_id
     clock.advance(days=8)
     assert (await job())["warned"] == 1
+
+
+async def test_two_workers_running_the_risk_job_at_once_warn_a_subject_once(
+    client: httpx.AsyncClient,
+    container: Container,
+    postgres_backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every worker runs the job; two at once (two transactions on PostgreSQL) both find the
+    brand at `act`, and only the first may warn it: acting holds a lock until commit."""
+    from livecart.supervision.models import Sanction
+
+    shop = await make_shop(client, container, 5)
+    job = await brand_at_act(container, shop.brand_id, monkeypatch)
+    results = await asyncio.gather(job(), job(), job())
+    assert sorted(r["warned"] for r in results) == [0, 0, 1]
+    async with container.uow() as uow:
+        warned = list(await uow.session.scalars(select(Sanction)))
+    assert [(s.kind, s.subject_id) for s in warned] == [("warn", shop.brand_id)]

@@ -9,7 +9,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, MetaData, event
+from sqlalchemy import BigInteger, DateTime, MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -100,6 +100,19 @@ async def read_one_snapshot(session: AsyncSession) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+async def hold_lock_until_commit(session: AsyncSession, key: int) -> None:
+    """Wait for the lock named by key and hold it until this transaction ends, so the same
+    step in other processes (several workers) runs after this one has committed.
+
+    PostgreSQL: a transaction-level advisory lock; the waiting transaction's later reads
+    (READ COMMITTED) see what the first one committed. SQLite takes no lock here: it has one
+    writer at a time, and a transaction that read before another's commit cannot write
+    after it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Publisher(Protocol):

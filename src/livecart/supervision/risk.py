@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.core.clock import Clock
-from livecart.core.db import UnitOfWork
+from livecart.core.db import UnitOfWork, hold_lock_until_commit
 from livecart.supervision import risk_signals
 from livecart.supervision.models import (
     BotFinding,
@@ -280,6 +280,8 @@ async def apply_thresholds(
 
 
 RISK_KINDS: tuple[RiskSubject, ...] = ("brand", "product", "anchor")
+# The advisory lock key of acting on risk scores (any fixed 64-bit number no other step uses).
+RISK_ACT_LOCK = 0x6C63_7269_736B  # "lcrisk"
 
 
 async def score_and_act(
@@ -289,7 +291,13 @@ async def score_and_act(
     kinds: Sequence[RiskSubject] = RISK_KINDS,
     apply: bool = True,
 ) -> list[tuple[RiskScoreOut, str | None]]:
-    """Every signalled subject's score, and (with `apply`) the threshold's action on it."""
+    """Every signalled subject's score, and (with `apply`) the threshold's action on it.
+
+    With `apply`, one process at a time (RISK_ACT_LOCK, held until the caller commits): a
+    second worker's job reads the first one's warnings before it decides, so a subject at
+    `act` is warned once, not once per worker."""
+    if apply:
+        await hold_lock_until_commit(session, RISK_ACT_LOCK)
     now = clock.now()
     found: list[tuple[RiskScoreOut, str | None]] = []
     for kind in kinds:
