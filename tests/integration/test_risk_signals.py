@@ -341,8 +341,9 @@ async def test_overturn_alerts_count_in_every_session_of_the_anchor(
     )
 
 
-async def _hits(settings: Settings, brand_id: int, count: int) -> None:
-    async with running(build_container(settings)) as container, container.uow() as uow:
+async def add_hits(container: Container, brand_id: int, count: int) -> None:
+    """Compliance hits on a brand's product titles, now."""
+    async with container.uow() as uow:
         for n in range(count):
             uow.session.add(
                 ComplianceHit(
@@ -356,6 +357,11 @@ async def _hits(settings: Settings, brand_id: int, count: int) -> None:
                 )
             )
         await uow.commit()
+
+
+async def _hits(settings: Settings, brand_id: int, count: int) -> None:
+    async with running(build_container(settings)) as container:
+        await add_hits(container, brand_id, count)
 
 
 def test_livecart_risk_scores_prints_contributions_as_json(tmp_path: Path) -> None:
@@ -394,20 +400,7 @@ async def brand_at_act(container: Container, brand_id: int, monkeypatch: pytest.
     most compliance hits alone can give); returns the risk job to run."""
     from livecart.supervision import risk
 
-    async with container.uow() as uow:
-        for n in range(12):
-            uow.session.add(
-                ComplianceHit(
-                    at=container.clock.now(),
-                    source="product_title",
-                    action="block",
-                    rule_id="absolute_terms",
-                    excerpt=f"最{n}",
-                    brand_id=brand_id,
-                    details={},
-                )
-            )
-        await uow.commit()
+    await add_hits(container, brand_id, 12)
     monkeypatch.setattr(risk, "ACT_AT", SIGNAL["compliance_hits"].weight - 1)
 
     def job() -> Any:
@@ -458,3 +451,40 @@ async def test_two_workers_running_the_risk_job_at_once_warn_a_subject_once(
     async with container.uow() as uow:
         warned = list(await uow.session.scalars(select(Sanction)))
     assert [(s.kind, s.subject_id) for s in warned] == [("warn", shop.brand_id)]
+
+
+async def test_scoring_every_subject_takes_as_many_queries_for_four_brands_as_for_one(
+    client: httpx.AsyncClient, container: Container, any_backend: str
+) -> None:
+    """The dashboard and the job score every signalled subject: one grouped query per
+    signal, not a round of queries per subject."""
+    from sqlalchemy import event
+
+    from livecart.supervision import risk
+
+    shops = [await make_shop(client, container, 5) for _ in range(4)]
+
+    async def scored() -> tuple[list[int], int]:
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(container.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            async with container.uow() as uow:
+                scores = await risk.risk_scores(
+                    uow.session, subject_kind="brand", now=container.clock.now()
+                )
+        finally:
+            event.remove(container.engine.sync_engine, "before_cursor_execute", count)
+        return [s.subject_id for s in scores if s.score > 0], len(statements)
+
+    await add_hits(container, shops[0].brand_id, 1)
+    one, queries_for_one = await scored()
+    for shop in shops[1:]:
+        await add_hits(container, shop.brand_id, 1)
+    four, queries_for_four = await scored()
+    assert one == [shops[0].brand_id]
+    assert sorted(four) == sorted(shop.brand_id for shop in shops)
+    assert queries_for_four == queries_for_one

@@ -308,12 +308,16 @@ async def session_origin(session: AsyncSession, session_id: int) -> SessionOrigi
     )
 
 
-async def anchor_session_ids(session: AsyncSession, *, anchor_id: int) -> list[int]:
-    """Every session of an anchor's, whatever its status (supervision's risk signals)."""
-    rows = await session.scalars(
-        select(LiveSession.id).where(LiveSession.anchor_id == anchor_id).order_by(LiveSession.id)
+async def session_anchors(session: AsyncSession, session_ids: Iterable[int]) -> dict[int, int]:
+    """The anchor of each of these sessions (supervision's risk signals); unknown ids are left
+    out."""
+    wanted = set(session_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(LiveSession.id, LiveSession.anchor_id).where(LiveSession.id.in_(wanted))
     )
-    return list(rows)
+    return {row.id: row.anchor_id for row in rows}
 
 
 async def staff_of(session: AsyncSession, *, session_id: int, actor: Identity | None) -> bool:

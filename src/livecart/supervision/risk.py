@@ -8,12 +8,14 @@ review (queued for an operator), 75 and up act (the platform warns the subject i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.core.clock import Clock
@@ -89,81 +91,95 @@ def level_of(score: float) -> RiskLevel:
     return "watch" if score >= 25 else "low"
 
 
+def _pairs(result: Iterable[tuple[Any, Any]]) -> dict[int, int]:
+    """(key, count) rows as a dict (`dict(result)` would take the result for a mapping)."""
+    return {int(key): int(value) for key, value in result if key is not None}
+
+
 async def _values(
-    session: AsyncSession, *, subject_kind: RiskSubject, subject_id: int, since: datetime
-) -> dict[str, float]:
+    session: AsyncSession,
+    *,
+    subject_kind: RiskSubject,
+    subject_ids: Collection[int],
+    since: datetime,
+) -> dict[int, dict[str, float]]:
+    """Every signal's value for each of these subjects: one grouped query per signal, so
+    scoring every signalled subject costs the same few queries as scoring one."""
     # commerce and live import this domain's service: import them at call time.
     from livecart.commerce import service as commerce
     from livecart.live import service as live
 
+    ids = set(subject_ids)
     rates = {
         row.key: row
         for row in await commerce.after_sales_rates(session, group_by=subject_kind, since=since)
     }
-    rate = rates.get(subject_id)
     column = {
         "brand": ConsumerReport.brand_id,
         "product": ConsumerReport.product_id,
         "anchor": ConsumerReport.anchor_id,
     }[subject_kind]
-    report_rows = list(
-        await session.scalars(
-            select(ConsumerReport.status).where(
-                column == subject_id, ConsumerReport.status != "dismissed"
+    reports = _pairs(
+        (
+            await session.execute(
+                select(column, func.sum(case((ConsumerReport.status == "actioned", 2), else_=1)))
+                .where(column.in_(ids), ConsumerReport.status != "dismissed")
+                .group_by(column)
             )
-        )
+        ).tuples()
     )
-    reports = sum(2 if status == "actioned" else 1 for status in report_rows)
-    alerts = 0
-    bots = 0
+    alerts: Counter[int] = Counter()
+    bots: dict[int, int] = {}
     if subject_kind == "anchor":
-        # Every session of the anchor's, from the live domain.
-        sessions = await live.anchor_session_ids(session, anchor_id=subject_id)
-        if sessions:
-            alerts = int(
-                await session.scalar(
-                    select(func.count()).where(
-                        OverturnAlert.session_id.in_(sessions), OverturnAlert.at >= since
-                    )
+        per_session = _pairs(
+            (
+                await session.execute(
+                    select(OverturnAlert.session_id, func.count())
+                    .where(OverturnAlert.at >= since)
+                    .group_by(OverturnAlert.session_id)
                 )
-                or 0
-            )
-        bots = await risk_signals.bot_accounts(session, anchor_id=subject_id, since=since)
-    hits = await risk_signals.count_hits(
-        session, subject_kind=subject_kind, subject_id=subject_id, since=since, price=False
-    )
-    price = await risk_signals.count_hits(
-        session, subject_kind=subject_kind, subject_id=subject_id, since=since, price=True
-    )
-    sanctions = int(
-        await session.scalar(
-            select(func.count()).where(
-                Sanction.subject_kind == subject_kind,
-                Sanction.subject_id == subject_id,
-                Sanction.created_at >= since,
-            )
+            ).tuples()
         )
-        or 0
+        # Each alert counts for the anchor of its session (the live domain knows which).
+        for session_id, anchor_id in (await live.session_anchors(session, per_session)).items():
+            alerts[anchor_id] += per_session[session_id]
+        bots = await risk_signals.bot_accounts_by_anchor(session, anchor_ids=ids, since=since)
+    hits = await risk_signals.hits_by_subject(
+        session, subject_kind=subject_kind, subject_ids=ids, since=since, price=False
     )
-    return {
-        "return_rate": rate.return_rate if rate else 0.0,
-        "complaint_rate": rate.complaint_rate if rate else 0.0,
-        "reports": float(reports),
-        "overturn_alerts": float(alerts),
-        "warnings": float(sanctions),
-        "compliance_hits": float(hits),
-        "price_truth": float(price),
-        "bot_activity": float(bots),
-    }
+    price = await risk_signals.hits_by_subject(
+        session, subject_kind=subject_kind, subject_ids=ids, since=since, price=True
+    )
+    sanctions = _pairs(
+        (
+            await session.execute(
+                select(Sanction.subject_id, func.count())
+                .where(
+                    Sanction.subject_kind == subject_kind,
+                    Sanction.subject_id.in_(ids),
+                    Sanction.created_at >= since,
+                )
+                .group_by(Sanction.subject_id)
+            )
+        ).tuples()
+    )
+    values = {}
+    for subject_id in ids:
+        rate = rates.get(subject_id)
+        values[subject_id] = {
+            "return_rate": rate.return_rate if rate else 0.0,
+            "complaint_rate": rate.complaint_rate if rate else 0.0,
+            "reports": float(reports.get(subject_id, 0)),
+            "overturn_alerts": float(alerts[subject_id]),
+            "warnings": float(sanctions.get(subject_id, 0)),
+            "compliance_hits": float(hits.get(subject_id, 0)),
+            "price_truth": float(price.get(subject_id, 0)),
+            "bot_activity": float(bots.get(subject_id, 0)),
+        }
+    return values
 
 
-async def risk_score(
-    session: AsyncSession, *, subject_kind: RiskSubject, subject_id: int, now: datetime
-) -> RiskScoreOut:
-    """The subject's risk score and each signal's contribution (they add up to the score)."""
-    values = await _values(
-        session, subject_kind=subject_kind, subject_id=subject_id, since=now - WINDOW
-    )
+def _score_of(subject_kind: RiskSubject, subject_id: int, values: dict[str, float]) -> RiskScoreOut:
     contributions = [
         RiskContribution(
             signal=signal.name,
@@ -184,6 +200,16 @@ async def risk_score(
         level=level_of(score),
         contributions=contributions,
     )
+
+
+async def risk_score(
+    session: AsyncSession, *, subject_kind: RiskSubject, subject_id: int, now: datetime
+) -> RiskScoreOut:
+    """The subject's risk score and each signal's contribution (they add up to the score)."""
+    values = await _values(
+        session, subject_kind=subject_kind, subject_ids=[subject_id], since=now - WINDOW
+    )
+    return _score_of(subject_kind, subject_id, values[subject_id])
 
 
 async def _subjects(
@@ -225,11 +251,10 @@ async def _subjects(
         found.update(
             await session.scalars(select(BotFinding.anchor_id).where(BotFinding.seen_at >= since))
         )
-        alerted = set(
-            await session.scalars(select(OverturnAlert.session_id).where(OverturnAlert.at >= since))
+        alerted = await session.scalars(
+            select(OverturnAlert.session_id).where(OverturnAlert.at >= since)
         )
-        for session_id in alerted:
-            found.add((await live.session_origin(session, session_id)).anchor_id)
+        found.update((await live.session_anchors(session, alerted)).values())
     return {int(subject) for subject in found if subject is not None}
 
 
@@ -237,11 +262,10 @@ async def risk_scores(
     session: AsyncSession, *, subject_kind: RiskSubject, now: datetime
 ) -> list[RiskScoreOut]:
     """The risk score of every brand, product or anchor some signal names, highest first."""
-    subjects = await _subjects(session, subject_kind=subject_kind, since=now - WINDOW)
-    scores = [
-        await risk_score(session, subject_kind=subject_kind, subject_id=subject_id, now=now)
-        for subject_id in sorted(subjects)
-    ]
+    since = now - WINDOW
+    subjects = await _subjects(session, subject_kind=subject_kind, since=since)
+    values = await _values(session, subject_kind=subject_kind, subject_ids=subjects, since=since)
+    scores = [_score_of(subject_kind, subject_id, values[subject_id]) for subject_id in subjects]
     return sorted(scores, key=lambda score: (-score.score, score.subject_id))
 
 

@@ -14,12 +14,12 @@ and bot-like viewers or likes (issue 5, item 7; docs/supervision.md, "Risk score
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.core.clock import Clock
@@ -259,41 +259,41 @@ async def keep_refusal(
     return kept
 
 
-async def count_hits(
+async def hits_by_subject(
     session: AsyncSession,
     *,
     subject_kind: str,
-    subject_id: int,
+    subject_ids: Collection[int],
     since: datetime,
     price: bool,
-) -> int:
-    """Compliance hits (price=False) or price-truth violations (price=True) of a brand,
-    product or anchor since a time."""
+) -> dict[int, int]:
+    """Compliance hits (price=False) or price-truth violations (price=True) of each of these
+    brands, products or anchors since a time (one grouped query; absent means none)."""
     column = {
         "brand": ComplianceHit.brand_id,
         "product": ComplianceHit.product_id,
         "anchor": ComplianceHit.anchor_id,
     }[subject_kind]
     sources = ComplianceHit.source.in_(PRICE_SOURCES)
-    rows = await session.scalars(
-        select(ComplianceHit.id).where(
-            column == subject_id,
-            ComplianceHit.at >= since,
-            sources if price else ~sources,
-        )
+    rows = await session.execute(
+        select(column, func.count())
+        .where(column.in_(subject_ids), ComplianceHit.at >= since, sources if price else ~sources)
+        .group_by(column)
     )
-    return len(list(rows))
+    return {subject: count for subject, count in rows.tuples() if subject is not None}
 
 
-async def bot_accounts(session: AsyncSession, *, anchor_id: int, since: datetime) -> int:
-    """Accounts flagged bot-like in the anchor's sessions since a time (each session and
-    detector counted apart)."""
-    rows = await session.scalars(
-        select(BotFinding.accounts).where(
-            BotFinding.anchor_id == anchor_id, BotFinding.seen_at >= since
-        )
+async def bot_accounts_by_anchor(
+    session: AsyncSession, *, anchor_ids: Collection[int], since: datetime
+) -> dict[int, int]:
+    """Accounts flagged bot-like in each of these anchors' sessions since a time (each session
+    and detector counted apart; one grouped query; absent means none)."""
+    rows = await session.execute(
+        select(BotFinding.anchor_id, func.sum(BotFinding.accounts))
+        .where(BotFinding.anchor_id.in_(anchor_ids), BotFinding.seen_at >= since)
+        .group_by(BotFinding.anchor_id)
     )
-    return sum(rows)
+    return {int(anchor): int(accounts or 0) for anchor, accounts in rows.tuples()}
 
 
 # ---------------------------------------------------------------- bot-like viewers and likes
