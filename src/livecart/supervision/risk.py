@@ -120,25 +120,21 @@ async def _values(
         "anchor": ConsumerReport.anchor_id,
     }[subject_kind]
     reports = _pairs(
-        (
-            await session.execute(
-                select(column, func.sum(case((ConsumerReport.status == "actioned", 2), else_=1)))
-                .where(column.in_(ids), ConsumerReport.status != "dismissed")
-                .group_by(column)
-            )
-        ).tuples()
+        await session.execute(
+            select(column, func.sum(case((ConsumerReport.status == "actioned", 2), else_=1)))
+            .where(column.in_(ids), ConsumerReport.status != "dismissed")
+            .group_by(column)
+        )
     )
     alerts: Counter[int] = Counter()
     bots: dict[int, int] = {}
     if subject_kind == "anchor":
         per_session = _pairs(
-            (
-                await session.execute(
-                    select(OverturnAlert.session_id, func.count())
-                    .where(OverturnAlert.at >= since)
-                    .group_by(OverturnAlert.session_id)
-                )
-            ).tuples()
+            await session.execute(
+                select(OverturnAlert.session_id, func.count())
+                .where(OverturnAlert.at >= since)
+                .group_by(OverturnAlert.session_id)
+            )
         )
         # Each alert counts for the anchor of its session (the live domain knows which).
         for session_id, anchor_id in (await live.session_anchors(session, per_session)).items():
@@ -151,17 +147,15 @@ async def _values(
         session, subject_kind=subject_kind, subject_ids=ids, since=since, price=True
     )
     sanctions = _pairs(
-        (
-            await session.execute(
-                select(Sanction.subject_id, func.count())
-                .where(
-                    Sanction.subject_kind == subject_kind,
-                    Sanction.subject_id.in_(ids),
-                    Sanction.created_at >= since,
-                )
-                .group_by(Sanction.subject_id)
+        await session.execute(
+            select(Sanction.subject_id, func.count())
+            .where(
+                Sanction.subject_kind == subject_kind,
+                Sanction.subject_id.in_(ids),
+                Sanction.created_at >= since,
             )
-        ).tuples()
+            .group_by(Sanction.subject_id)
+        )
     )
     values = {}
     for subject_id in ids:

@@ -280,7 +280,7 @@ async def hits_by_subject(
         .where(column.in_(subject_ids), ComplianceHit.at >= since, sources if price else ~sources)
         .group_by(column)
     )
-    return {subject: count for subject, count in rows.tuples() if subject is not None}
+    return {subject: count for subject, count in rows if subject is not None}
 
 
 async def bot_accounts_by_anchor(
@@ -293,7 +293,7 @@ async def bot_accounts_by_anchor(
         .where(BotFinding.anchor_id.in_(anchor_ids), BotFinding.seen_at >= since)
         .group_by(BotFinding.anchor_id)
     )
-    return {int(anchor): int(accounts or 0) for anchor, accounts in rows.tuples()}
+    return {int(anchor): int(accounts or 0) for anchor, accounts in rows}
 
 
 # ---------------------------------------------------------------- bot-like viewers and likes
