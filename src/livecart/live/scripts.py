@@ -27,8 +27,9 @@ from livecart.accounts.schemas import Identity
 from livecart.catalog import service as catalog
 from livecart.core.clock import Clock
 from livecart.core.errors import PermissionDenied
+from livecart.live.access import is_host, is_staff, load_session
 from livecart.live.errors import NotRoomStaff, ScriptChanged, SessionEnded, SessionNotFound
-from livecart.live.models import LiveSession, SessionScript
+from livecart.live.models import SessionScript
 from livecart.live.schemas import PersonOut, ScriptHit, ScriptOut, SessionStatus
 from livecart.supervision import scarcity
 from livecart.supervision import service as supervision
@@ -38,21 +39,6 @@ from livecart.supervision.schemas import FieldHit
 # Versions of a session's script kept (the current one included); older ones go on save.
 KEEP_VERSIONS = 20
 SCRIPT_FIELD = "script"
-
-
-async def _live(session: AsyncSession, session_id: int) -> LiveSession:
-    live = await session.get(LiveSession, session_id)
-    if live is None:
-        raise SessionNotFound("live session not found", details={"session_id": session_id})
-    return live
-
-
-def _writes(actor: Identity, live: LiveSession) -> bool:
-    return actor.id == live.anchor_id or any(c.anchor_id == actor.id for c in live.cohosts)
-
-
-def _reads(actor: Identity, live: LiveSession) -> bool:
-    return actor.is_operator or _writes(actor, live) or live.room_id in actor.moderated_room_ids
 
 
 def where_in(text: str, start: int) -> tuple[int, int]:
@@ -128,8 +114,8 @@ async def get_script(
 ) -> ScriptOut:
     """The session's current script, or a kept earlier `version` (the session's anchor and
     co-hosts, the room's moderators and operators; viewers get 403 `not_room_staff`)."""
-    live = await _live(session, session_id)
-    if not _reads(actor, live):
+    live = await load_session(session, session_id)
+    if not is_staff(actor, live):
         raise NotRoomStaff("only the session's hosts, moderators and operators read its script")
     if version is None:
         return await _out(session, session_id, await _current(session, session_id))
@@ -163,8 +149,8 @@ async def save_script(
     422 `compliance_blocked` (every hit, with line and column) or
     `scarcity_claim_false` (a claimed quantity below the showcase's stock), and nothing is
     stored; warn-only hits are stored with the version and returned."""
-    live = await _live(session, session_id)
-    if not _writes(actor, live):
+    live = await load_session(session, session_id)
+    if not is_host(actor, live):
         raise PermissionDenied(
             "only the session's anchor or a co-host may write its script", code="not_host"
         )

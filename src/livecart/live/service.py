@@ -22,6 +22,9 @@ from livecart.catalog.schemas import ProductCard, ProductStatus
 from livecart.core.clock import Clock, SystemClock
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import DomainError, NotFound, PermissionDenied
+from livecart.live.access import is_host as _is_host
+from livecart.live.access import is_staff as _is_staff
+from livecart.live.access import load_session as _session
 from livecart.live.errors import (
     BadModeration,
     Banned,
@@ -95,23 +98,6 @@ async def _room(session: AsyncSession, room_id: int) -> Room:
     if room is None:
         raise RoomNotFound("room not found", details={"room_id": room_id})
     return room
-
-
-async def _session(session: AsyncSession, session_id: int) -> LiveSession:
-    live = await session.get(LiveSession, session_id)
-    if live is None:
-        raise SessionNotFound("live session not found", details={"session_id": session_id})
-    return live
-
-
-def _is_host(actor: Identity, live: LiveSession) -> bool:
-    return actor.id == live.anchor_id or any(c.anchor_id == actor.id for c in live.cohosts)
-
-
-def _is_staff(actor: Identity | None, live: LiveSession) -> bool:
-    if actor is None:
-        return False
-    return actor.is_operator or _is_host(actor, live) or live.room_id in actor.moderated_room_ids
 
 
 def _require_anchor_of(actor: Identity, live: LiveSession) -> None:
