@@ -7,13 +7,10 @@ from datetime import timedelta
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from livecart.accounts import service as accounts
 from livecart.bootstrap import Container
-from livecart.flashsale import service as flash
-from livecart.flashsale.schemas import FlashSaleIn
 from tests.conftest import LiveServer
 from tests.e2e.conftest import login, on_server_db, screenshot
-from tests.e2e.world import World, build_world
+from tests.e2e.world import World, anchor_creates_sale, build_world
 
 COUNTDOWN_SECONDS = 8
 
@@ -33,25 +30,14 @@ def test_viewer_sees_countdown_buys_and_the_other_sees_sold_out(
     world = on_server_db(live_server, build_world)
 
     async def schedule(container: Container) -> int:
-        async with container.uow() as uow:
-            anchor = await accounts.load_identity(uow.session, world.anchor_id)
-            assert anchor is not None
-            sale = await flash.create_sale(
-                uow,
-                clock=container.clock,
-                actor=anchor,
-                lexicon=container.lexicon,
-                body=FlashSaleIn(
-                    session_id=world.session_id,
-                    sku_id=world.sku_ids[0],
-                    price=4500,
-                    quantity=1,
-                    per_user_limit=1,
-                    starts_at=container.clock.now() + timedelta(seconds=COUNTDOWN_SECONDS),
-                ),
-            )
-            await uow.commit()
-            return sale.id
+        return await anchor_creates_sale(
+            container,
+            world,
+            price=4500,
+            quantity=1,
+            per_user_limit=1,
+            starts_at=container.clock.now() + timedelta(seconds=COUNTDOWN_SECONDS),
+        )
 
     on_server_db(live_server, schedule)
     alice = open_room(live_server, new_context, world.alice_id, world)

@@ -8,14 +8,12 @@ from playwright.sync_api import BrowserContext, expect
 
 from livecart.accounts import service as accounts
 from livecart.bootstrap import Container
-from livecart.flashsale import service as flash
-from livecart.flashsale.schemas import FlashSaleIn
 from livecart.supervision import service as supervision
 from livecart.supervision.risk_schemas import LiftIn, SanctionIn, SanctionKind
 from livecart.supervision.sanctions import SanctionParty
 from tests.conftest import LiveServer
 from tests.e2e.conftest import login, on_server_db, screenshot
-from tests.e2e.world import build_world
+from tests.e2e.world import anchor_creates_sale, build_world
 
 REASON = "the gift in the banner is not shipped"
 
@@ -26,27 +24,14 @@ def test_a_frozen_sale_shows_frozen_with_the_reason_and_cannot_be_bought(
     world = on_server_db(live_server, build_world)
 
     async def open_sale(container: Container) -> int:
-        async with container.uow() as uow:
-            anchor = await accounts.load_identity(uow.session, world.anchor_id)
-            assert anchor is not None
-            sale = await flash.create_sale(
-                uow,
-                clock=container.clock,
-                actor=anchor,
-                lexicon=container.lexicon,
-                body=FlashSaleIn(
-                    session_id=world.session_id,
-                    sku_id=world.sku_ids[0],
-                    price=4500,
-                    quantity=3,
-                    banner="Last 3 pieces at this price",
-                ),
-            )
-            await uow.commit()
-        async with container.uow() as uow:
-            await flash.start_sale(uow, container.flash, actor=anchor, sale_id=sale.id)
-            await uow.commit()
-        return sale.id
+        return await anchor_creates_sale(
+            container,
+            world,
+            start=True,
+            price=4500,
+            quantity=3,
+            banner="Last 3 pieces at this price",
+        )
 
     sale_id = on_server_db(live_server, open_sale)
     alice = new_context().new_page()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
@@ -14,6 +15,8 @@ from livecart.catalog import service as catalog
 from livecart.catalog.schemas import SkuIn
 from livecart.commerce import service as commerce
 from livecart.commerce.schemas import OrderItemIn
+from livecart.flashsale import service as flash
+from livecart.flashsale.schemas import FlashSaleIn
 from livecart.live import service as live
 from tests.support import approve_for_live, make_user, qualify_anchor
 
@@ -103,6 +106,29 @@ async def build_world(container: Container) -> World:
         room_id=room.id,
         session_id=created.id,
     )
+
+
+async def anchor_creates_sale(
+    container: Container, world: World, *, start: bool = False, **fields: Any
+) -> int:
+    """A flash sale of the world's first SKU in its session, created by its anchor (and
+    started with `start`); fields go to FlashSaleIn."""
+    async with container.uow() as uow:
+        anchor = await accounts.load_identity(uow.session, world.anchor_id)
+        assert anchor is not None
+        sale = await flash.create_sale(
+            uow,
+            clock=container.clock,
+            actor=anchor,
+            lexicon=container.lexicon,
+            body=FlashSaleIn(session_id=world.session_id, sku_id=world.sku_ids[0], **fields),
+        )
+        await uow.commit()
+    if start:
+        async with container.uow() as uow:
+            await flash.start_sale(uow, container.flash, actor=anchor, sale_id=sale.id)
+            await uow.commit()
+    return sale.id
 
 
 ORDER_STEPS = ("pending_payment", "paid", "shipped", "delivered")
