@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         "writes); scattered: every event drawn on its own (the first generator)",
     )
     por.add_argument(
-        "--phases", default="scan,duckdb,spark", help="comma-separated, of scan,duckdb,spark"
+        "--phases", default="scan,duckdb,spark", help="comma-separated, of scan,floor,duckdb,spark"
     )
     por.add_argument("--spark-memory", default="6g", help="Spark driver memory")
     por.add_argument(

@@ -153,3 +153,40 @@ def test_visits_give_few_consumer_session_pairs_and_scattered_many() -> None:
 def test_an_unknown_layout_is_refused() -> None:
     with pytest.raises(ValueError, match="layout"):
         LogShape.for_events(1_000, layout="shuffled")
+
+
+def test_the_floor_computes_what_the_pipeline_computes(tmp_path: Path) -> None:
+    """The floor is a lower bound only if it does the pipeline's work: the fields both
+    compute agree per consumer, and its fan and affinity groups have the pipeline's keys."""
+    from bench.portraits import run_floor
+
+    from livecart.insights import portraits
+
+    root = tmp_path / "events"
+    generate(root, LogShape.for_events(20_000, days=3))
+    floor_rows, floor_fans, _, floor_weights = run_floor(root)
+    run = portraits.run_duckdb(root)
+    ours = {r["consumer_key"]: r for r in run.table.to_pylist()}
+    theirs = {r["consumer_key"]: r for r in floor_rows.to_pylist()}
+    assert set(theirs) == set(ours)
+    shared = {
+        "events": "events",
+        "sessions": "sessions_watched",
+        "chats": "messages",
+        "likes": "likes",
+        "days_active": "days_active",
+        "first_seen": "first_seen",
+        "last_seen": "last_seen",
+        "carts": "carts",
+        "products_viewed": "products_viewed",
+        "orders": "orders",
+        "paid_orders": "paid_orders",
+        "frequency": "frequency",
+    }
+    for key, row in ours.items():
+        for floor_name, name in shared.items():
+            assert (theirs[key][floor_name] or 0) == row[name], (key, name)
+        assert theirs[key]["watch_seconds"] == pytest.approx(row["watch_seconds"])
+        assert (theirs[key]["spend"] or 0) == row["monetary"]
+    assert floor_fans.num_rows == run.fan_levels.num_rows
+    assert floor_weights.num_rows > 0
