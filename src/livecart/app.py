@@ -21,6 +21,7 @@ from livecart.commerce.api import router as commerce_router
 from livecart.core.clock import Clock
 from livecart.core.http import install_error_handlers
 from livecart.core.logs import install_token_redaction
+from livecart.events import service as events_service
 from livecart.events.api import router as events_router
 from livecart.flashsale import service as flash_service
 from livecart.flashsale.api import router as flashsale_router
@@ -102,6 +103,16 @@ def start_jobs(container: Container) -> None:
             event_log=settings.event_log_dir,
         ),
         "risk-job",
+    )
+    container.every(
+        settings.events_compaction_seconds,
+        partial(
+            events_service.run_compaction_job,
+            settings.event_log_dir,
+            clock=container.clock,
+            after_days=settings.events_compact_after_days,
+        ),
+        "event-log-compaction",
     )
     container.every(
         settings.privacy_sweep_seconds,

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # Behaviour events.
     events_batch_size: int = 500
     events_flush_seconds: float = 2.0
+    # Compaction of closed days of the event log (events.compaction): how often the job looks,
+    # and how many whole days after its end a day is rewritten as one file.
+    events_compaction_seconds: float = 3600.0
+    events_compact_after_days: int = 1
     # Client-event endpoint: a burst of this many requests per client, refilled over the window.
     events_client_burst: int = 20
     events_client_per_seconds: float = 10.0

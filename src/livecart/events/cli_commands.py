@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -84,4 +86,51 @@ def count(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     table = Table("date", "event type", "events", title="behaviour events")
     for row in rows:
         table.add_row(row.day.isoformat(), row.event_type, str(row.events))
+    console.print(table)
+
+
+@app.command("compact")
+def compact(
+    data_dir: DataDir = None,
+    before: Annotated[
+        str | None,
+        typer.Option(
+            help="Compact the days before this one (YYYY-MM-DD, UTC); default: every day "
+            "ended at least LIVECART_EVENTS_COMPACT_AFTER_DAYS whole days ago.",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Rewrite each closed day's many small part files as one file (docs/events.md)."""
+    from livecart.events import compaction
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    if before is None:
+        today = datetime.now(UTC).date()
+        until = today - timedelta(days=settings.events_compact_after_days)
+    else:
+        try:
+            until = date.fromisoformat(before)
+        except ValueError:
+            errors.print(f"[red]--before must be a date as YYYY-MM-DD, not {before!r}[/red]")
+            raise typer.Exit(2) from None
+    with console.status("compacting the event log") as status:
+        days = compaction.compact_log(
+            settings.event_log_dir, before=until, step=lambda text: status.update(text)
+        )
+    if as_json:
+        typer.echo(json.dumps([{**asdict(d), "day": d.day.isoformat()} for d in days]))
+        return
+    if not days:
+        console.print(f"nothing to compact before {until.isoformat()}")
+        return
+    table = Table("day", "files", "events", "MiB before", "MiB after", title="compacted days")
+    for d in days:
+        table.add_row(
+            d.day.isoformat(),
+            str(d.files),
+            str(d.events),
+            f"{d.bytes_before / 2**20:.2f}",
+            f"{d.bytes_after / 2**20:.2f}",
+        )
     console.print(table)

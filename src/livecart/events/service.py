@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
+import asyncio
 import os
 import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -15,6 +15,7 @@ from livecart.accounts.schemas import Identity
 from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.core.ratelimit import KeyedBuckets
+from livecart.events import compaction
 from livecart.events.errors import AnonymousIdRequired, ClientEventsThrottled, EventLogEmpty
 from livecart.events.schemas import (
     BehaviourEvent,
@@ -23,7 +24,7 @@ from livecart.events.schemas import (
     EventType,
     WatchTime,
 )
-from livecart.events.sink import EventSink, events_view_sql, log_files
+from livecart.events.sink import EventSink, events_view_sql, log_files, log_lock, write_log_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -226,9 +227,11 @@ def erase_consumer_events(root: Path, consumer_ids: Collection[int], fields: lis
 
     Parquet files cannot be updated in place, so each file holding such an event is rewritten
     under a hidden name and renamed over the old one (readers see the old file or the new,
-    never half of one). An exclusive lock on `root/.erasure.lock` keeps two erasures (other
-    workers, a retry) from rewriting the same file from the same old copy. Only the
-    `consumer_id` column of the other files is read.
+    never half of one). The log's lock, held exclusively, keeps two erasures (other workers, a
+    retry) or an erasure and a compaction from rewriting the same file from the same old copy,
+    and writers from adding files meanwhile. Only the `consumer_id` column of the other files
+    is read. A rewritten file keeps its metadata (what a compacted file replaced) and its row
+    order.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -239,8 +242,7 @@ def erase_consumer_events(root: Path, consumer_ids: Collection[int], fields: lis
         return 0
     wanted = pa.array(sorted(set(consumer_ids)), pa.int64())
     changed = 0
-    with (root / ".erasure.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with log_lock(root, exclusive=True):
         for path in log_files(root):
             ids = pq.read_table(path, columns=["consumer_id"], partitioning=None)["consumer_id"]
             if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
@@ -264,15 +266,31 @@ def erase_consumer_events(root: Path, consumer_ids: Collection[int], fields: lis
 
 
 def _replace_file(path: Path, table: Any) -> None:
-    import pyarrow.parquet as pq
-
     tmp = path.with_name(f".{path.name}.erase.tmp")
     try:
         with tmp.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+            write_log_table(handle, table)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def compact_closed_days(
+    root: Path, *, now: datetime, after_days: int = 1, step: compaction.Step | None = None
+) -> list[compaction.CompactedDay]:
+    """Compact every day of the log that ended at least `after_days` whole days before now
+    (UTC), oldest first (see events.compaction): a day is rewritten once, when it is closed,
+    and again only if late events were added to it."""
+    before = now.astimezone(UTC).date() - timedelta(days=after_days)
+    return compaction.compact_log(root, before=before, step=step)
+
+
+async def run_compaction_job(root: Path, *, clock: Clock, after_days: int = 1) -> dict[str, int]:
+    """The periodic compaction of closed days (in a thread: it reads and writes files)."""
+    days = await asyncio.to_thread(
+        compact_closed_days, root, now=clock.now(), after_days=after_days
+    )
+    return {"days": len(days), "files": sum(d.files for d in days)}

@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date
 from pathlib import Path
-from typing import Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from livecart.events.schemas import BehaviourEvent
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 PARTITION_GLOB = "date=*/*.parquet"
+# Held shared by every writer of the log (the sink, an import) while it writes, and
+# exclusively by what rewrites files (erasure, compaction), so they never cross.
+LOCK_FILE = ".maintenance.lock"
+# Rows per Parquet row group: row groups are what a reader skips by their min and max.
+ROW_GROUP_ROWS = 65_536
+# Key of a compacted file's metadata: the files it replaced (events.compaction).
+COMPACTED_FROM = b"livecart.compacted_from"
 
 
 class EventSink(Protocol):
@@ -42,13 +54,43 @@ def partition_dir(root: Path, event: BehaviourEvent) -> Path:
     return root / f"date={event.day.isoformat()}"
 
 
+@contextlib.contextmanager
+def log_lock(root: Path, *, exclusive: bool) -> Iterator[None]:
+    """The log's lock (LOCK_FILE), shared or exclusive, until the block ends."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield  # closing the file releases the lock
+
+
+def write_log_table(handle: IO[bytes], table: pa.Table) -> None:
+    """Write a table of events as a log file (zstd, ROW_GROUP_ROWS rows per group)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, handle, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+
+
+def compacted_from(path: Path) -> list[str] | None:
+    """The files a compacted file replaced (relative to the log root); None for a file the
+    sink or an import wrote."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    names: Any = metadata.get(COMPACTED_FROM)
+    return None if names is None else [str(name) for name in json.loads(names)]
+
+
+def day_folders(root: Path) -> list[Path]:
+    """The log's day folders, oldest first."""
+    return sorted(p for p in root.glob("date=*") if p.is_dir())
+
+
 def _part_file(folder: Path, events: Sequence[BehaviourEvent], tag: str, fsync: bool) -> Path:
     """Write events, by time, to a hidden temporary file in folder; returns its path.
 
     The final name is the temporary name without the leading dot and the `.tmp` suffix.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from livecart.events.schemas import EVENT_ARROW_SCHEMA
 
@@ -59,7 +101,7 @@ def _part_file(folder: Path, events: Sequence[BehaviourEvent], tag: str, fsync: 
     tmp = folder / f".part-{first}-{tag}.parquet.tmp"
     try:
         with tmp.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+            write_log_table(handle, table)
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())
@@ -75,7 +117,7 @@ def _publish(tmp: Path) -> Path:
     return final
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -100,13 +142,21 @@ class StagedLogFiles:
         self._staged: list[Path] = []
         self._stages = 0
         self._published: list[Path] | None = None
+        self._lock = contextlib.ExitStack()
 
     def __enter__(self) -> StagedLogFiles:
+        # Held shared from the first staged file to the last rename: no compaction swaps a
+        # day folder while this batch has files in it.
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(log_lock(self.root, exclusive=False))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._published is None:
-            self.discard()
+        try:
+            if self._published is None:
+                self.discard()
+        finally:
+            self._lock.close()
 
     def stage(self, events: Iterable[BehaviourEvent]) -> int:
         """Write events to hidden files, one per UTC day; returns how many were written."""
@@ -125,7 +175,7 @@ class StagedLogFiles:
         finals = [_publish(tmp) for tmp in self._staged]
         if self.fsync:
             for folder in sorted({path.parent for path in finals}):
-                _fsync_dir(folder)
+                fsync_dir(folder)
         self._published = finals
         self._staged = []
         return finals
@@ -266,14 +316,15 @@ class ParquetEventSink:
         return written
 
     def _write_file(self, folder: Path, events: Sequence[BehaviourEvent]) -> Path:
-        tmp = _part_file(folder, events, uuid.uuid4().hex[:12], self.fsync)
-        try:
-            final = _publish(tmp)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if self.fsync:
-            _fsync_dir(folder)
+        with log_lock(self.root, exclusive=False):  # not while a compaction swaps the day
+            tmp = _part_file(folder, events, uuid.uuid4().hex[:12], self.fsync)
+            try:
+                final = _publish(tmp)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            if self.fsync:
+                fsync_dir(folder)
         return final
 
     async def _run(self) -> None:
