@@ -8,7 +8,7 @@ import asyncio
 import json
 import math
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,10 @@ from sqlalchemy import delete, select
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
+from livecart.events import compaction
 from livecart.events import service as events
 from livecart.events.schemas import BehaviourEvent, EventType
+from livecart.events.sink import log_files
 from livecart.insights import portrait_store, service
 from livecart.insights.models import (
     ConsumerAffinity,
@@ -191,6 +193,54 @@ async def test_incremental_runs_equal_a_full_recompute(
     assert theirs.orders == 0 and theirs.products_viewed == 2 and theirs.carts == 3
     assert "night_owl" in theirs.tags
     assert theirs.active_hours[23] == 12
+
+
+async def test_a_compacted_log_is_not_counted_twice(
+    container: Container, any_backend: str, tmp_path: Path
+) -> None:
+    """Compaction renames a day's events into a new file: a day read before is recorded as
+    read, a compacted day holding events read and unread makes the run read the whole log
+    again, and either way the stored portraits are those of the events, once."""
+    fan = await make_user(container)
+    shopper = await make_user(container)
+    anchor = await make_user(container, Role.anchor)
+    root = tmp_path / "events"
+    for day in (1, 2):  # several files a day, as the sink writes them
+        await asyncio.to_thread(
+            write_with_sink, root, day_events(day, fan, shopper, anchor), batch=4
+        )
+    await store(container, root)
+    before = await snapshot(container)
+
+    compacted = await asyncio.to_thread(compaction.compact_log, root, before=date(2026, 3, 3))
+    assert [c.day.day for c in compacted] == [1, 2] and all(c.files == 3 for c in compacted)
+    relaid = await store(container, root)
+    assert (relaid.new_files, relaid.events) == (0, 0)
+    assert await snapshot(container) == before  # nothing recomputed
+    async with container.uow() as uow:
+        names = set(await uow.session.scalars(select(PortraitLogFile.name)))
+    assert {n for n in names if "compact" in n} == {
+        f.relative_to(root).as_posix() for f in log_files(root)
+    }
+
+    # Late events of day 2, then day 2 compacted again before any run read them.
+    late = [ev("like", at(2, 22), consumer_id=fan, session_id=12, anchor_id=anchor)]
+    await asyncio.to_thread(write_with_sink, root, late)
+    await asyncio.to_thread(compaction.compact_log, root, before=date(2026, 3, 3))
+    mixed = await store(container, root)
+    assert mixed.events == 25 and mixed.new_files == 2  # every file read again
+    rebuilt = await snapshot(container)
+    async with container.uow() as uow:
+        mine = await service.get_portrait(uow.session, user_id=fan)
+    assert mine.likes == 3 and mine.orders == 2  # 2 + the late like; each order once
+
+    # The same as a full recompute from the files.
+    async with container.uow() as uow:
+        for model in (PortraitFact, PortraitKeyword, PortraitLogFile, PortraitRun):
+            await uow.session.execute(delete(model))
+        await uow.commit()
+    await store(container, root)
+    same(await snapshot(container), rebuilt)
 
 
 async def test_portrait_api_access_and_the_personalisation_switch(

@@ -68,6 +68,27 @@ async def _processed_files(session: AsyncSession) -> set[str]:
     return set(await session.scalars(select(PortraitLogFile.name)))
 
 
+def _unread_files(root: Path, done: set[str]) -> tuple[list[Path] | None, list[Path]]:
+    """The log files whose events are not in the stored facts, and the compacted files
+    that only hold events already read (events.compaction); (None, []) when a compacted file
+    holds both."""
+    from livecart.events.sink import compacted_from, log_files
+
+    unread: list[Path] = []
+    relaid: list[Path] = []
+    for path in log_files(root):
+        if path.relative_to(root).as_posix() in done:
+            continue
+        replaced = compacted_from(path)
+        if replaced is None or not done.intersection(replaced):
+            unread.append(path)
+        elif done.issuperset(replaced):
+            relaid.append(path)
+        else:
+            return None, []
+    return unread, relaid
+
+
 async def _stored_facts(session: AsyncSession) -> pa.Table:
     rows = (await session.execute(select(PortraitFact.__table__))).mappings().all()
     out = []
@@ -222,10 +243,17 @@ async def store_portraits(
     every portrait, affinity and fan level (no commit). With no new file nothing changes
     but the run's record."""
     started = time.perf_counter()
-    from livecart.events.sink import log_files
-
     done = await _processed_files(session)
-    files = [p for p in log_files(root) if p.relative_to(root).as_posix() not in done]
+    files, relaid = _unread_files(root, done)
+    if files is None:
+        # A compacted day holds events read before and events not read yet: they cannot be
+        # told apart, so the facts are rebuilt from every file.
+        step("a compacted day mixes files read and not read: reading the whole log again")
+        await session.execute(delete(PortraitFact))
+        await session.execute(delete(PortraitKeyword))
+        await session.execute(delete(PortraitLogFile))
+        files, relaid = _unread_files(root, set())
+        assert files is not None
     days = sorted({_day_of(p.relative_to(root)) for p in files})
     run = PortraitRun(
         engine=engine.value,
@@ -237,6 +265,14 @@ async def store_portraits(
     )
     session.add(run)
     await session.flush()
+    # The same events in a new layout (a compacted day read before): recorded as read.
+    session.add_all(
+        PortraitLogFile(
+            name=p.relative_to(root).as_posix(), day=_day_of(p.relative_to(root)), run_id=run.id,
+            events=0,
+        )
+        for p in relaid
+    )  # fmt: skip
     as_of: date | None = None
     if files:
         step(f"compacting {len(files)} new log file(s) on {engine.value}")
