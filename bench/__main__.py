@@ -96,7 +96,11 @@ def run_portraits(args: argparse.Namespace, console: Console, payload: dict[str,
     unknown = [p for p in phases if p not in portraits.PHASES]
     if unknown:
         raise SystemExit(f"unknown phase {', '.join(unknown)}; known: {portraits.PHASES}")
-    payload["portraits_arguments"] = {**vars(shape), "phases": phases}
+    payload["portraits_arguments"] = {
+        **vars(shape),
+        "files_per_day": args.files_per_day,
+        "phases": phases,
+    }
     payload["portraits_commit"] = portraits.git_commit()
     with tempfile.TemporaryDirectory(prefix="livecart-bench-events-", dir=args.events_dir) as tmp:
         root = Path(tmp) / "events"
@@ -104,18 +108,22 @@ def run_portraits(args: argparse.Namespace, console: Console, payload: dict[str,
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"generating {shape.events:,} events", total=shape.days)
             written = portraits.generate(
-                root, shape, progress=lambda done, _: progress.update(task, completed=done)
+                root,
+                shape,
+                files_per_day=args.files_per_day,
+                progress=lambda done, _: progress.update(task, completed=done),
             )
+        files = len(list(root.rglob("*.parquet")))
         size = sum(f.stat().st_size for f in root.rglob("*.parquet"))
         payload["portraits_log"] = {
             "events": written,
-            "files": shape.days,
+            "files": files,
             "bytes": size,
             "generate_seconds": round(time.perf_counter() - started, 1),
         }
         seconds = payload["portraits_log"]["generate_seconds"]
         console.print(
-            f"generated {written:,} events, {shape.days} files, {size / 2**20:,.1f} MiB "
+            f"generated {written:,} events, {files:,} files, {size / 2**20:,.1f} MiB "
             f"in {seconds} s (commit {payload['portraits_commit']})"
         )
         results = []
@@ -182,7 +190,14 @@ def main(argv: list[str] | None = None) -> None:
     bur.add_argument("--ports", type=_port_range, default=None, help="e.g. 18200-18299")
     por = parser.add_argument_group("portraits")
     por.add_argument("--events", type=int, default=1_000_000, help="generated events")
-    por.add_argument("--days", type=int, default=30, help="days (one file each)")
+    por.add_argument("--days", type=int, default=30, help="days of events")
+    por.add_argument(
+        "--files-per-day",
+        type=int,
+        default=0,
+        help="0: one file a day as compaction writes it; N: N part files a day in time "
+        "order, as the sink writes a day before compaction",
+    )
     por.add_argument(
         "--layout",
         choices=portraits.LAYOUTS,

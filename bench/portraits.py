@@ -515,14 +515,31 @@ def _visits_day(shape: LogShape, day: int) -> pa.Table:
     )
 
 
-def generate(root: Path, shape: LogShape, *, progress: Any = None) -> int:
-    """Write the log under root, one file per day; returns the events written."""
+def generate(root: Path, shape: LogShape, *, files_per_day: int = 0, progress: Any = None) -> int:
+    """Write the log under root; returns the events written.
+
+    A day is one file as compaction writes it (events.compaction: rows by type, then time,
+    in row groups); with `files_per_day`, that many part files in time order, as the sink
+    writes a day before it is compacted. The scattered layout keeps its first writer (one
+    file by time, one row group) so its old figures can be reproduced."""
+    from livecart.events.compaction import compacted_table
+    from livecart.events.sink import write_log_table
+
     written = 0
     for day in range(shape.days):
         table = day_table(shape, day)
         folder = root / f"date={(FIRST_DAY + timedelta(days=day)).date().isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, folder / "part-000000000000-bench.parquet", compression="zstd")
+        if shape.layout == "scattered":
+            pq.write_table(table, folder / "part-000000000000-bench.parquet", compression="zstd")
+        elif files_per_day > 1:
+            size = -(-table.num_rows // files_per_day)
+            for n, start in enumerate(range(0, table.num_rows, size)):
+                with (folder / f"part-{n:012d}-bench.parquet").open("wb") as handle:
+                    write_log_table(handle, table.slice(start, size))
+        else:
+            with (folder / "part-000000000000-bench.parquet").open("wb") as handle:
+                write_log_table(handle, compacted_table(table))
         written += table.num_rows
         if progress is not None:
             progress(day + 1, shape.days)

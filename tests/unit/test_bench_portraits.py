@@ -38,8 +38,11 @@ def test_files_have_the_log_schema_and_a_full_mix(tmp_path: Path) -> None:
     assert kinds <= {e.value for e in EventType}
     ids = table.column("event_id").to_pylist()
     assert len(set(ids)) == len(ids)
-    times = table.column("occurred_at").to_pylist()
-    assert times == sorted(times)
+    # As compaction writes a day: by type, then time.
+    kinds_by_row = table.column("event_type").to_pylist()
+    order = list(zip(kinds_by_row, table.column("occurred_at").to_pylist(), strict=True))
+    assert order == sorted(order)
+    times = [t for _, t in order]
     assert all(t.date().isoformat() == "2026-10-01" for t in times)
     # Order rows carry an order, a product and money; chat carries text.
     for row in table.to_pylist():
@@ -48,6 +51,19 @@ def test_files_have_the_log_schema_and_a_full_mix(tmp_path: Path) -> None:
         if row["event_type"] == "chat":
             assert row["text"]
         assert (row["consumer_id"] is None) != (row["anonymous_id"] is None)
+
+
+def test_files_per_day_split_a_day_in_time_order_as_the_sink_writes(tmp_path: Path) -> None:
+    shape = LogShape.for_events(20_000, days=2)
+    root = tmp_path / "events"
+    assert generate(root, shape, files_per_day=7) == 20_000
+    files = sorted(root.glob("date=2026-10-01/*.parquet"))
+    assert len(files) == 7
+    times = [t for f in files for t in pq.read_table(f).column("occurred_at").to_pylist()]
+    assert times == sorted(times)
+    assert pa.concat_tables(pq.read_table(f, partitioning=None) for f in files).equals(
+        day_table(shape, 0)
+    )
 
 
 def _key(row: dict[str, Any]) -> str:
