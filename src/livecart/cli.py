@@ -230,12 +230,22 @@ def demo(
 async def _seed_demo(settings: Settings) -> SeedReport:
     from livecart.bootstrap import build_container, running
     from livecart.demo.cli_commands import seed_with_progress
+    from livecart.events import service as events_service
     from livecart.tables import metadata
 
     metadata()  # every domain's tables, so foreign keys between domains resolve
     async with running(build_container(settings)) as container:
         report = await seed_with_progress(container, console)
         await container.events.flush()
+        # The history as a server that ran for months keeps it: a file per closed day.
+        with console.status("compacting the event log's closed days"):
+            days = await asyncio.to_thread(
+                events_service.compact_closed_days,
+                settings.event_log_dir,
+                now=container.clock.now(),
+                after_days=settings.events_compact_after_days,
+            )
+        console.print(f"event log: {len(days)} closed day(s) compacted")
     await _store_demo_portraits(settings)
     return report
 
