@@ -153,18 +153,20 @@ def compact_day(root: Path, folder: Path) -> CompactedDay | None:
 
 def compact_log(root: Path, *, before: date, step: Step | None = None) -> list[CompactedDay]:
     """Compact every day before `before` that has more than one file (or one not yet
-    compacted), oldest first; writers wait while a day is swapped."""
+    compacted), oldest first. The lock is taken per day: writers wait for one day's swap,
+    not for the whole run."""
     if not root.is_dir():
         return []
-    done = []
     with log_lock(root, exclusive=True):
         recover(root)
-        days = [f for f in day_folders(root) if date.fromisoformat(f.name[5:]) < before]
-        todo = [f for f in days if needs_compaction(f)]
-        for n, folder in enumerate(todo, 1):
-            if step is not None:
-                step(f"compacting {folder.name} ({n} of {len(todo)})")
+    days = [f for f in day_folders(root) if date.fromisoformat(f.name[5:]) < before]
+    todo = [f for f in days if needs_compaction(f)]
+    done = []
+    for n, folder in enumerate(todo, 1):
+        if step is not None:
+            step(f"compacting {folder.name} ({n} of {len(todo)})")
+        with log_lock(root, exclusive=True):
             compacted = compact_day(root, folder)
-            if compacted is not None:
-                done.append(compacted)
+        if compacted is not None:
+            done.append(compacted)
     return done
