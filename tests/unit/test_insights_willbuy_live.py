@@ -1,11 +1,12 @@
 """The server's incremental will-buy features equal a full recompute of the log, after new
-events, events ahead of the clock, and a rewritten log file; a poll reads only new files."""
+events, events ahead of the clock, a rewritten log file and compacted days; a poll reads only
+new files."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from livecart.events import compaction
 from livecart.events import service as events
 from livecart.events.schemas import BehaviourEvent, EventType
 from livecart.events.sink import log_files
@@ -139,6 +141,17 @@ def test_incremental_state_equals_a_full_recompute_after_new_events(
     pq.write_table(table.take(keep), victim)
     fast, full, p_fast, p_full = both(models, session_id, anchor_id, started, end)
     assert tally.rebuilds == rebuilds + 1
+    assert_same(fast, full)
+    assert p_fast == pytest.approx(p_full, abs=1e-9)
+
+    # The closed days are compacted: their new files take the place of the files read, so
+    # the tally reads nothing and does not start again.
+    rebuilds = tally.rebuilds
+    last_day = max(p.parent.name for p in log_files(root)).removeprefix("date=")
+    compacted = compaction.compact_log(root, before=date.fromisoformat(last_day))
+    assert compacted  # new files with new names
+    fast, full, p_fast, p_full = both(models, session_id, anchor_id, started, end)
+    assert tally.rebuilds == rebuilds and READ[-1] == 0
     assert_same(fast, full)
     assert p_fast == pytest.approx(p_full, abs=1e-9)
 

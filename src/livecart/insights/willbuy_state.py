@@ -15,7 +15,8 @@ the files it has not read, with the same SQL expressions as `willbuy._rows_sql`.
 up to the poll's `now`; a file holding events after `now` (another worker's clock ahead) stays
 pending and is read again later for the events in (`read up to`, `now`]. If a file already
 read changed or vanished (privacy erasure rewrites part files), the tally is rebuilt from the
-whole log. The first poll of a session reads the whole log once.
+whole log, except when a compacted day replaced files that were all read to their end: the
+compacted file then counts as read. The first poll of a session reads the whole log once.
 
 `rows` turns a tally into the same `willbuy.Rows` that `build_rows` makes for one cut-off
 (tests/unit/test_insights_willbuy_live.py checks they are equal after new events).
@@ -169,6 +170,7 @@ class SessionTally:
         """Read what the log gained since the last update, up to `now`."""
         now = now.astimezone(UTC)
         current = self._current_files()
+        self._follow_compaction(current)
         if any(current.get(k) != (m.mtime_ns, m.size) for k, m in self.files.items()):
             # A file read before was rewritten or removed (privacy erasure): start again.
             self._reset()
@@ -195,6 +197,36 @@ class SessionTally:
                 size=size,
                 read_upto=now,
                 latest=latest.get(key, previous.latest if previous else None),
+            )
+
+    def _follow_compaction(self, current: dict[str, tuple[int, int]]) -> None:
+        """A compacted day (events.compaction) holds the events of the files it replaced:
+        when every one of them was read to its end, the new file takes their place as read,
+        so compaction costs no rebuild. Otherwise the replaced files count as removed."""
+        from livecart.events.sink import compacted_from
+
+        for key in sorted(set(current) - set(self.files)):
+            try:
+                replaced = compacted_from(Path(key))
+            except OSError:  # compacted again since it was listed: the next poll sees it
+                continue
+            if not replaced:
+                continue
+            marks = [self.files.get(str(self.root / name)) for name in replaced]
+            read = [m for m in marks if m is not None]
+            if len(read) < len(marks) or any(
+                m.latest is not None and m.latest > m.read_upto for m in read
+            ):
+                continue
+            for name in replaced:
+                del self.files[str(self.root / name)]
+            latest = [m.latest for m in read if m.latest is not None]
+            mtime_ns, size = current[key]
+            self.files[key] = FileMark(
+                mtime_ns=mtime_ns,
+                size=size,
+                read_upto=max(m.read_upto for m in read),
+                latest=max(latest) if latest else None,
             )
 
     def _aggregate(
