@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from livecart.core.clock import SystemClock
 from livecart.events import service
 from livecart.events.errors import EventLogEmpty
 from livecart.settings import Settings
@@ -106,8 +107,9 @@ def compact(
 
     settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
     if before is None:
-        today = datetime.now(UTC).date()
-        until = today - timedelta(days=settings.events_compact_after_days)
+        until = service.closed_before(
+            SystemClock().now(), after_days=settings.events_compact_after_days
+        )
     else:
         try:
             until = date.fromisoformat(before)

@@ -123,16 +123,20 @@ def compact_day(root: Path, folder: Path) -> CompactedDay | None:
     day = folder.name.removeprefix("date=")
     tag = uuid.uuid4().hex[:12]
     staging = root / f"{STAGING_NEW}{day}-{tag}"
-    staging.mkdir()
     metadata = dict(table.schema.metadata or {})
     metadata[COMPACTED_FROM] = json.dumps(names).encode()
     table = table.replace_schema_metadata(metadata)
     out = staging / f"part-compact-{tag}.parquet"
-    with out.open("wb") as handle:
-        write_log_table(handle, table)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_dir(staging)
+    staging.mkdir()
+    try:
+        with out.open("wb") as handle:
+            write_log_table(handle, table)
+            handle.flush()
+            os.fsync(handle.fileno())
+        fsync_dir(staging)
+    except BaseException:  # a full disk: the day stays as it was
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     before = sum(path.stat().st_size for path in inputs)
     if _exchange(staging, folder):
         shutil.rmtree(staging)  # now the old files

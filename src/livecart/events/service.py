@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -278,14 +278,19 @@ def _replace_file(path: Path, table: Any) -> None:
         raise
 
 
+def closed_before(now: datetime, *, after_days: int) -> date:
+    """The first day not yet closed: days before it ended at least `after_days` whole days
+    before now (UTC)."""
+    return now.astimezone(UTC).date() - timedelta(days=after_days)
+
+
 def compact_closed_days(
     root: Path, *, now: datetime, after_days: int = 1, step: compaction.Step | None = None
 ) -> list[compaction.CompactedDay]:
-    """Compact every day of the log that ended at least `after_days` whole days before now
-    (UTC), oldest first (see events.compaction): a day is rewritten once, when it is closed,
-    and again only if late events were added to it."""
-    before = now.astimezone(UTC).date() - timedelta(days=after_days)
-    return compaction.compact_log(root, before=before, step=step)
+    """Compact every closed day of the log (`closed_before`), oldest first (see
+    events.compaction): a day is rewritten once, when it is closed, and again only if late
+    events were added to it."""
+    return compaction.compact_log(root, before=closed_before(now, after_days=after_days), step=step)
 
 
 async def run_compaction_job(root: Path, *, clock: Clock, after_days: int = 1) -> dict[str, int]:

@@ -147,7 +147,6 @@ class StagedLogFiles:
     def __enter__(self) -> StagedLogFiles:
         # Held shared from the first staged file to the last rename: no compaction swaps a
         # day folder while this batch has files in it.
-        self._lock = contextlib.ExitStack()
         self._lock.enter_context(log_lock(self.root, exclusive=False))
         return self
 
