@@ -25,7 +25,7 @@ from livecart.events.schemas import EventType
 from livecart.live import service as live
 from livecart.settings import Settings
 from livecart.supervision import service as supervision
-from livecart.supervision.models import ComplianceHit, OverturnAlert
+from livecart.supervision.models import BotFinding, ComplianceHit, OverturnAlert
 from livecart.supervision.risk import SIGNALS, WEIGHTS_TOTAL
 from tests.integration.test_orders_flow import API, live_session, make_shop
 from tests.support import auth, make_user
@@ -309,6 +309,30 @@ async def test_bot_like_likes_and_join_bursts_count_for_the_anchor_of_the_sessio
     _check(
         (await _score(client, operator, "anchor", other_anchor))["bot_activity"], "bot_activity", 0
     )
+
+    # The six viewers of the burst speak up later: people after all, so the next run drops the
+    # finding instead of keeping it.
+    await _log(
+        container,
+        *[
+            {
+                "type": EventType.CHAT,
+                "occurred_at": now + timedelta(seconds=40),
+                "consumer_id": uid,
+                "text": "hello",
+                **where,
+            }
+            for uid in burst
+        ],
+    )
+    found = await detect()
+    async with container.uow() as uow:
+        kept = set(
+            (await uow.session.execute(select(BotFinding.session_id, BotFinding.detector))).all()
+        )
+    assert {(f["session_id"], f["detector"]) for f in found} == kept
+    assert (session_id, "join_burst") not in kept and (session_id, "like_burst") in kept
+    assert len(kept) == 4
 
 
 async def test_overturn_alerts_count_in_every_session_of_the_anchor(

@@ -408,7 +408,8 @@ async def detect_bot_activity(
     session: AsyncSession, *, event_log: Path, clock: Clock, since: datetime
 ) -> list[dict[str, Any]]:
     """Run the bot-like detectors over the event log since a time and keep one finding per
-    session and detector (replacing the last run's); returns the findings."""
+    session and detector (replacing the last run's; a finding seen since that time and not
+    found again is deleted); returns the findings."""
     from livecart.accounts import service as accounts
     from livecart.events import service as events
     from livecart.events.errors import EventLogEmpty
@@ -488,6 +489,9 @@ async def detect_bot_activity(
         for sid, aid, count, seen_at, seconds in steady
     ]
     now = clock.now()
+    # The scan read every event since `since`: an earlier finding seen since then that it did
+    # not find again no longer holds (the silent viewers of a join burst spoke later).
+    await session.execute(delete(BotFinding).where(BotFinding.seen_at >= since))
     for finding in findings:
         await session.execute(
             delete(BotFinding).where(
