@@ -18,7 +18,13 @@ from livecart.core.db import UnitOfWork, build_engine
 from livecart.core.ratelimit import FailureCounter, KeyedBuckets, RedisBuckets
 from livecart.core.security import TokenCache
 from livecart.events.sink import EventSink, ParquetEventSink
-from livecart.flashsale.service import Buckets, BuyLimits, FlashRuntime, LocalBuckets
+from livecart.flashsale.service import (
+    Buckets,
+    BuyLimits,
+    FlashRuntime,
+    LocalBuckets,
+    units_left_in_session,
+)
 from livecart.flashsale.stock import MemoryStockStore, RedisStockStore, StockStore
 from livecart.insights.willbuy_live import WillBuyModels
 from livecart.realtime.broker import Broker, InMemoryBroker
@@ -136,6 +142,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             events=events,
             viewer_counts=viewer_counts,
             lexicon=lexicon,
+            sale_units=units_left_in_session,
         ),
         lexicon=lexicon,
         payments=SandboxPaymentProvider(settings.payment_webhook_secret or secret),

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
 from livecart.flashsale import service as flash
@@ -331,6 +332,49 @@ async def test_flash_sale_banners_are_scanned_and_their_scarcity_claims_checked(
     assert r.json()["banner"] == "只剩15件"
     r = await client.patch(url, json={"banner": "mine now"}, headers=buyer)
     assert r.status_code == 403
+
+
+async def test_a_hosts_true_claim_about_a_flash_sale_is_not_refused(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    """All 20 units of one SKU are set aside for a sale (its own stock is 0) while the other
+    SKU has 60: "only 15 left" after 5 are sold is true of the sale, "only 3 left" of nothing.
+    Through the process's chat writer, as the socket posts."""
+    shop = await make_shop(client, container, 20, 60)
+    session_id, anchor_id, anchor = await live_session(client, container)
+    r = await client.post(
+        f"{API}/sessions/{session_id}/showcase",
+        json={"product_id": shop.product_id},
+        headers=anchor,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"{API}/flash-sales",
+        json={
+            "session_id": session_id,
+            "sku_id": shop.sku_ids[0],
+            "price": shop.prices[0] // 2,
+            "quantity": 20,
+            "per_user_limit": 5,
+        },
+        headers=anchor,
+    )
+    assert r.status_code == 201, r.text
+    sale_id = r.json()["id"]
+    assert (await client.post(f"{API}/flash-sales/{sale_id}/start", headers=anchor)).is_success
+    (buyer,) = await consumers(container, 1)
+    assert (await buy(client, sale_id, buyer, quantity=5)).status_code == 201
+    async with container.uow() as uow:
+        host = await accounts.load_identity(uow.session, anchor_id)
+    assert host is not None
+
+    async def say(text: str) -> Any:
+        return await container.hub.chat.submit(actor=host, session_id=session_id, text=text)
+
+    assert (await say("only 15 left at this price")).error is None
+    refused = (await say("only 3 left")).error
+    assert refused is not None and refused.code == "scarcity_claim_false"
+    assert (refused.details["claimed"], refused.details["stock"]) == (3, 15)
 
 
 # ---------------------------------------------------------------- scarcity claims in hosts' chat

@@ -651,7 +651,7 @@ async def product_cards(
 
 async def sku_stocks(session: AsyncSession, product_ids: Iterable[int]) -> list[int]:
     """The stock of every SKU of these products (a scarcity claim in chat is checked against
-    them; units set aside for a flash sale are not among them)."""
+    them; units set aside for a flash sale are not among them: live adds the sales')."""
     ids = sorted(set(product_ids))
     if not ids:
         return []

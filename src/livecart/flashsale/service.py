@@ -238,6 +238,17 @@ def _remaining(sale: FlashSale) -> int:
     return sale.quantity - sale.sold - sale.returned
 
 
+async def units_left_in_session(session: AsyncSession, session_id: int) -> list[int]:
+    """The units left in each open flash sale of a live session: what a host's "only 3
+    left" in chat may be about besides the SKUs' own stock (`live.post_chats`)."""
+    sales = await session.scalars(
+        select(FlashSale).where(
+            FlashSale.session_id == session_id, FlashSale.status.in_(OPEN_STATUSES)
+        )
+    )
+    return [_remaining(sale) for sale in sales]
+
+
 def _out(sale: FlashSale, now: datetime, block: SanctionBlock | None = None) -> FlashSaleOut:
     return FlashSaleOut(
         id=sale.id,

@@ -6,7 +6,7 @@ them to the broker after commit; a unit of work built without a publisher sends 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -793,6 +793,12 @@ async def _sanctions_of(
     return found
 
 
+# The units left in a live session's open flash sales (`flashsale.service.units_left_in_session`,
+# passed in: flashsale builds on live). Set aside from the SKUs' stock, they are what a host's
+# scarcity claim may be about during a sale.
+SaleUnits = Callable[[AsyncSession, int], Awaitable[list[int]]]
+
+
 async def post_chat(
     uow: UnitOfWork,
     *,
@@ -802,6 +808,7 @@ async def post_chat(
     text: str,
     banned_words: Sequence[str],
     lexicon: supervision.Lexicon,
+    sale_units: SaleUnits | None = None,
 ) -> ChatOutcome:
     """Store one chat message (shown or blocked with a reason); publish it after commit if shown.
 
@@ -809,7 +816,12 @@ async def post_chat(
     """
     post = ChatPost(actor=actor, session_id=session_id, text=text)
     (outcome,) = await post_chats(
-        uow, clock=clock, posts=[post], banned_words=banned_words, lexicon=lexicon
+        uow,
+        clock=clock,
+        posts=[post],
+        banned_words=banned_words,
+        lexicon=lexicon,
+        sale_units=sale_units,
     )
     if isinstance(outcome.error, SessionNotFound):
         raise outcome.error
@@ -823,6 +835,7 @@ async def post_chats(
     posts: Sequence[ChatPost],
     banned_words: Sequence[str],
     lexicon: supervision.Lexicon,
+    sale_units: SaleUnits | None = None,
 ) -> list[ChatOutcome]:
     """Store chat messages in one transaction, in order; shown ones are published after commit.
 
@@ -885,6 +898,8 @@ async def post_chats(
                 on_show = [live.pinned_product_id] if live.pinned_product_id else []
                 on_show = on_show or [item.product_id for item in live.showcase]
                 stocks = await catalog.sku_stocks(session, on_show)
+                if sale_units is not None:  # a claim about a flash sale may be true of it
+                    stocks += await sale_units(session, live.id)
                 fake = scarcity.scarcity_refusal(post.text, stocks=stocks, field="chat")
                 if fake is not None:
                     await supervision.record_chat_refusal(

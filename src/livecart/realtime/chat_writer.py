@@ -64,10 +64,12 @@ class ChatWriter:
         clock: Clock,
         banned_words: Sequence[str],
         lexicon: supervision.Lexicon,
+        sale_units: live.SaleUnits | None = None,
         max_batch: int = 500,
         max_pending: int = 10_000,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._sale_units = sale_units
         self._clock = clock
         self._banned_words = tuple(banned_words)
         self._lexicon = lexicon
@@ -115,6 +117,7 @@ class ChatWriter:
                     posts=[p.post for p in batch],
                     banned_words=self._banned_words,
                     lexicon=self._lexicon,
+                    sale_units=self._sale_units,
                 )
                 await uow.commit()  # publishes the shown messages, in order
         except Exception:

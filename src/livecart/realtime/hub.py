@@ -217,6 +217,7 @@ class Hub:
         events: EventSink,
         lexicon: supervision.Lexicon,
         viewer_counts: ViewerCounts | None = None,
+        sale_units: live.SaleUnits | None = None,
     ) -> None:
         self.broker = broker
         self.viewer_counts = viewer_counts or LocalViewerCounts()
@@ -237,6 +238,7 @@ class Hub:
             clock=clock,
             banned_words=settings.banned_words,
             lexicon=lexicon,
+            sale_units=sale_units,
         )
         self.dropped = 0
         self.batches_sent = 0

@@ -32,6 +32,7 @@ from livecart.commerce import service as commerce
 from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import InvalidInput, PermissionDenied
+from livecart.flashsale import service as flash
 from livecart.live import service as live
 from livecart.live.schemas import SessionView
 from livecart.realtime.broker import session_channel
@@ -403,6 +404,7 @@ async def answer_question(
             posts=[live.ChatPost(actor=actor, session_id=question.session_id, text=said)],
             banned_words=banned_words,
             lexicon=lexicon,
+            sale_units=flash.units_left_in_session,
         )
         if posted[0].error is not None:
             raise posted[0].error
