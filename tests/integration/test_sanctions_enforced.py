@@ -334,12 +334,11 @@ async def test_flash_sale_banners_are_scanned_and_their_scarcity_claims_checked(
     assert r.status_code == 403
 
 
-async def test_a_hosts_true_claim_about_a_flash_sale_is_not_refused(
-    any_backend: str, client: httpx.AsyncClient, container: Container
-) -> None:
-    """All 20 units of one SKU are set aside for a sale (its own stock is 0) while the other
-    SKU has 60: "only 15 left" after 5 are sold is true of the sale, "only 3 left" of nothing.
-    Through the process's chat writer, as the socket posts."""
+async def _a_whole_sku_on_sale(
+    client: httpx.AsyncClient, container: Container
+) -> tuple[int, int, dict[str, str]]:
+    """All 20 units of one SKU set aside for a live sale (its own stock 0) beside a SKU with
+    60, and 5 of the sale's units sold: 15 left. (session id, anchor id, anchor headers)"""
     shop = await make_shop(client, container, 20, 60)
     session_id, anchor_id, anchor = await live_session(client, container)
     r = await client.post(
@@ -364,6 +363,15 @@ async def test_a_hosts_true_claim_about_a_flash_sale_is_not_refused(
     assert (await client.post(f"{API}/flash-sales/{sale_id}/start", headers=anchor)).is_success
     (buyer,) = await consumers(container, 1)
     assert (await buy(client, sale_id, buyer, quantity=5)).status_code == 201
+    return session_id, anchor_id, anchor
+
+
+async def test_a_hosts_true_claim_about_a_flash_sale_is_not_refused_in_chat(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    """ "only 15 left" is true of the sale, "only 3 left" of nothing; through the process's
+    chat writer, as the socket posts."""
+    session_id, anchor_id, _anchor = await _a_whole_sku_on_sale(client, container)
     async with container.uow() as uow:
         host = await accounts.load_identity(uow.session, anchor_id)
     assert host is not None
@@ -375,6 +383,19 @@ async def test_a_hosts_true_claim_about_a_flash_sale_is_not_refused(
     refused = (await say("only 3 left")).error
     assert refused is not None and refused.code == "scarcity_claim_false"
     assert (refused.details["claimed"], refused.details["stock"]) == (3, 15)
+
+
+async def test_a_scripts_true_claim_about_a_flash_sale_is_saved(
+    any_backend: str, client: httpx.AsyncClient, container: Container
+) -> None:
+    session_id, _anchor_id, anchor = await _a_whole_sku_on_sale(client, container)
+    url = f"{API}/sessions/{session_id}/script"
+    r = await client.put(url, json={"text": "Welcome!\nonly 15 left at this price"}, headers=anchor)
+    assert r.status_code == 200, r.text
+    r = await client.put(url, json={"text": "Welcome!\nonly 3 left"}, headers=anchor)
+    assert r.status_code == 422 and _code(r) == "scarcity_claim_false", r.text
+    details = r.json()["error"]["details"]
+    assert (details["claimed"], details["stock"], details["line"]) == (3, 15, 2)
 
 
 # ---------------------------------------------------------------- scarcity claims in hosts' chat

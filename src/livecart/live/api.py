@@ -11,6 +11,7 @@ from livecart.accounts.dependencies import Anchor, CurrentUser
 from livecart.catalog.schemas import ProductCard
 from livecart.core.errors import DomainError
 from livecart.core.http import ContainerDep, UoW
+from livecart.flashsale import service as flash
 from livecart.live import service
 from livecart.live.schemas import (
     ChatMessageOut,
@@ -354,8 +355,9 @@ async def get_script(
         "`rule_id`, `action`, `text`, `reason`, `start`/`end` offsets into the text and its "
         "`line` and `column`) and nothing is stored; warn-only hits are stored with the script "
         'and returned in `compliance_warnings`. A claimed remaining quantity ("only 3 left") '
-        "below the stock of every SKU in the showcase gives 422 `scarcity_claim_false` (with "
-        "`line`). A refused save is kept as a compliance hit of its author for the risk score. "
+        "below the stock of every SKU in the showcase and the units left in every open flash "
+        "sale of the session gives 422 `scarcity_claim_false` (with `line`). A refused save "
+        "is kept as a compliance hit of its author for the risk score. "
         "403 `not_host` for anyone but the session's anchor and co-hosts, 403 "
         "`anchor_suspended` / `room_suspended` under a sanction, 409 `session_ended` "
         "once the session ended, 409 `script_changed` when `base_version` is not the current "
@@ -374,6 +376,7 @@ async def save_script(
             session_id=session_id,
             text=body.text,
             base_version=body.base_version,
+            sale_units=flash.units_left_in_session,
         )
     except DomainError as refused:
         # A refused script is a risk signal of its author.

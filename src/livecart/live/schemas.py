@@ -3,10 +3,11 @@ anchor scripts."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
@@ -14,7 +15,15 @@ from livecart.catalog.schemas import ProductCard
 from livecart.core.schemas import InputModel, OutputModel
 from livecart.supervision.schemas import FieldHit
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 Title = Annotated[str, Field(min_length=1, max_length=120)]
+
+# The units left in a live session's open flash sales (`flashsale.service.units_left_in_session`,
+# passed in by the caller: flashsale builds on live). Set aside from the SKUs' stock, they are
+# what a host's scarcity claim in chat or in the script may be about during a sale.
+SaleUnits = Callable[["AsyncSession", int], Awaitable[list[int]]]
 
 
 class SessionStatus(StrEnum):

@@ -30,7 +30,7 @@ from livecart.core.errors import PermissionDenied
 from livecart.live.access import is_host, is_staff, load_session
 from livecart.live.errors import NotRoomStaff, ScriptChanged, SessionEnded, SessionNotFound
 from livecart.live.models import SessionScript
-from livecart.live.schemas import PersonOut, ScriptHit, ScriptOut, SessionStatus
+from livecart.live.schemas import PersonOut, SaleUnits, ScriptHit, ScriptOut, SessionStatus
 from livecart.supervision import scarcity
 from livecart.supervision import service as supervision
 from livecart.supervision.errors import ComplianceBlocked
@@ -142,6 +142,7 @@ async def save_script(
     session_id: int,
     text: str,
     base_version: int | None = None,
+    sale_units: SaleUnits | None = None,
 ) -> ScriptOut:
     """Save a new version of the session's script (its anchor or a co-host, until it ends).
 
@@ -167,6 +168,8 @@ async def save_script(
         raise
     if scarcity.parse_claims(text):
         stocks = await catalog.sku_stocks(session, [item.product_id for item in live.showcase])
+        if sale_units is not None:  # a claim about a flash sale may be true of it
+            stocks += await sale_units(session, live.id)
         fake = _scarcity_refusal(text, stocks)
         if fake is not None:
             raise fake

@@ -6,7 +6,7 @@ them to the broker after commit; a unit of work built without a publisher sends 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -65,6 +65,7 @@ from livecart.live.schemas import (
     PersonOut,
     ReservationOut,
     RoomOut,
+    SaleUnits,
     SessionOrigin,
     SessionStatus,
     SessionStatusOut,
@@ -791,12 +792,6 @@ async def _sanctions_of(
             current = mine[kind]
             mine[kind] = None if current is None or until is None else max(current, until)
     return found
-
-
-# The units left in a live session's open flash sales (`flashsale.service.units_left_in_session`,
-# passed in: flashsale builds on live). Set aside from the SKUs' stock, they are what a host's
-# scarcity claim may be about during a sale.
-SaleUnits = Callable[[AsyncSession, int], Awaitable[list[int]]]
 
 
 async def post_chat(

@@ -28,6 +28,7 @@ from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import DomainError
 from livecart.live import service as live
+from livecart.live.schemas import SaleUnits
 from livecart.service import service as customer_service
 from livecart.supervision import service as supervision
 
@@ -64,7 +65,7 @@ class ChatWriter:
         clock: Clock,
         banned_words: Sequence[str],
         lexicon: supervision.Lexicon,
-        sale_units: live.SaleUnits | None = None,
+        sale_units: SaleUnits | None = None,
         max_batch: int = 500,
         max_pending: int = 10_000,
     ) -> None:

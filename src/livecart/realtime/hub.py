@@ -42,7 +42,7 @@ from livecart.events.schemas import EventType
 from livecart.events.sink import EventSink
 from livecart.live import service as live
 from livecart.live.errors import Banned
-from livecart.live.schemas import SessionOrigin
+from livecart.live.schemas import SaleUnits, SessionOrigin
 from livecart.realtime.broker import Broker, Subscription, session_channel
 from livecart.realtime.chat_writer import ChatWriter
 from livecart.realtime.schemas import (
@@ -217,7 +217,7 @@ class Hub:
         events: EventSink,
         lexicon: supervision.Lexicon,
         viewer_counts: ViewerCounts | None = None,
-        sale_units: live.SaleUnits | None = None,
+        sale_units: SaleUnits | None = None,
     ) -> None:
         self.broker = broker
         self.viewer_counts = viewer_counts or LocalViewerCounts()
