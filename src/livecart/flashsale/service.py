@@ -240,7 +240,8 @@ def _remaining(sale: FlashSale) -> int:
 
 async def units_left_in_session(session: AsyncSession, session_id: int) -> list[int]:
     """The units left in each open flash sale of a live session: what a host's "only 3
-    left" in chat may be about besides the SKUs' own stock (`live.post_chats`)."""
+    left" in chat or in the script may be about besides the SKUs' own stock (passed to
+    `live.post_chats` and `live.save_script` as their `sale_units`)."""
     sales = await session.scalars(
         select(FlashSale).where(
             FlashSale.session_id == session_id, FlashSale.status.in_(OPEN_STATUSES)
