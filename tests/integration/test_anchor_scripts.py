@@ -150,13 +150,21 @@ async def test_clean_and_warned_scripts_are_stored_and_read_by_staff_and_operato
         (w["rule_id"], w["action"], w["text"], w["line"], w["column"])
         for w in warned["compliance_warnings"]
     ] == [("superlative_claims", "warn", "perfect", 1, 23)]
+    # The warning is a risk signal of its author, kept once however often it is saved.
+    r = await client.put(url, json={"text": WARNED + "\n", "base_version": 2}, headers=anchor)
+    assert r.status_code == 200 and r.json()["version"] == 3, r.text
+    kept = await _hits_of(container, world.anchor_id)
+    assert [(k.source, k.action, k.rule_id, k.excerpt, k.session_id) for k in kept] == [
+        ("anchor_script", "warn", "superlative_claims", "perfect", world.session_id)
+    ]
 
     # An operator reads it, warnings and all; an earlier kept version too.
     operator = await auth(client, container, world.operator_id)
+    assert await _compliance_value(client, operator, world.anchor_id) == 1
     r = await client.get(url, headers=operator)
     assert r.status_code == 200, r.text
     assert (
-        r.json()["text"] == WARNED
+        r.json()["text"] == WARNED + "\n"
         and r.json()["compliance_warnings"] == warned["compliance_warnings"]
     )
     r = await client.get(url, params={"version": 1}, headers=operator)
@@ -169,7 +177,7 @@ async def test_clean_and_warned_scripts_are_stored_and_read_by_staff_and_operato
     cohost = await auth(client, container, cohost_id)
     r = await client.put(url, json={"text": "old edit", "base_version": 1}, headers=cohost)
     assert r.status_code == 409 and r.json()["error"]["code"] == "script_changed", r.text
-    r = await client.put(url, json={"text": "  co-host notes\n", "base_version": 2}, headers=cohost)
+    r = await client.put(url, json={"text": "  co-host notes\n", "base_version": 3}, headers=cohost)
     assert r.status_code == 200, r.text
     assert r.json()["text"] == "  co-host notes\n"  # kept exactly: hit offsets index it
     assert r.json()["updated_by"]["id"] == cohost_id
@@ -189,7 +197,7 @@ async def test_clean_and_warned_scripts_are_stored_and_read_by_staff_and_operato
         r = await client.put(url, json={"text": f"draft {n}"}, headers=anchor)
         assert r.status_code == 200, r.text
     latest = r.json()["version"]
-    assert latest == 3 + KEEP_VERSIONS
+    assert latest == 4 + KEEP_VERSIONS
     r = await client.get(url, params={"version": latest - KEEP_VERSIONS + 1}, headers=anchor)
     assert r.status_code == 200, r.text
     r = await client.get(url, params={"version": latest - KEEP_VERSIONS}, headers=anchor)

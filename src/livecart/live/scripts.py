@@ -149,7 +149,8 @@ async def save_script(
     Refused with 403 `anchor_suspended` / `room_suspended` while such a sanction holds, with
     422 `compliance_blocked` (every hit, with line and column) or
     `scarcity_claim_false` (a claimed quantity below the showcase's stock), and nothing is
-    stored; warn-only hits are stored with the version and returned."""
+    stored; warn-only hits are stored with the version, returned, and kept as risk signals of
+    the author (once per rule and words in the session)."""
     live = await load_session(session, session_id)
     if not is_host(actor, live):
         raise PermissionDenied(
@@ -204,5 +205,9 @@ async def save_script(
             SessionScript.session_id == session_id,
             SessionScript.version <= row.version - KEEP_VERSIONS,
         )
+    )
+    # Its warn-only hits count in its author's risk score, as a product text's do.
+    await supervision.record_script_warnings(
+        session, clock=clock, hits=warnings, anchor_id=actor.id, session_id=session_id
     )
     return await _out(session, session_id, row)

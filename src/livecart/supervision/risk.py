@@ -57,8 +57,9 @@ SIGNALS: tuple[Signal, ...] = (
         "compliance_hits",
         8,
         10,
-        "compliance rule hits (90 days): refused host chat and product texts (each blocking "
-        "rule once), and warn hits of accepted product texts (once per field, rule and words)",
+        "compliance rule hits (90 days): refused host chat, scripts and product texts (each "
+        "blocking rule once), and warn hits of accepted product texts and anchor scripts (once "
+        "per subject, field, rule and words)",
     ),
     Signal(
         "price_truth",

@@ -76,25 +76,24 @@ def _hit_row(
     )
 
 
-async def record_product_warnings(
+async def _record_warnings(
     session: AsyncSession,
     *,
     clock: Clock,
     hits: Sequence[FieldHit],
-    brand_id: int,
-    product_id: int,
+    subject: dict[str, int | None],
 ) -> int:
-    """Keep the warn-only hits of an accepted product title or description; a hit already kept
-    for the product (same field, rule and words) is not kept again. Returns the rows added."""
+    """Keep the warn-only hits of an accepted text for its subject (the ComplianceHit columns
+    brand_id, product_id, anchor_id, session_id); a hit already kept for the same subject
+    (same field, rule and words) is not kept again. Returns the rows added."""
     warned = [hit for hit in hits if hit.action == "warn"]
     if not warned:
         return 0
+    same_subject = [getattr(ComplianceHit, name) == value for name, value in subject.items()]
     kept = {
         (row.source, row.rule_id, row.excerpt)
         for row in await session.scalars(
-            select(ComplianceHit).where(
-                ComplianceHit.product_id == product_id, ComplianceHit.action == "warn"
-            )
+            select(ComplianceHit).where(ComplianceHit.action == "warn", *same_subject)
         )
     }
     added = 0
@@ -107,15 +106,46 @@ async def record_product_warnings(
             _hit_row(
                 hit,
                 at=clock.now(),
-                brand_id=brand_id,
-                product_id=product_id,
-                anchor_id=None,
-                session_id=None,
+                brand_id=subject.get("brand_id"),
+                product_id=subject.get("product_id"),
+                anchor_id=subject.get("anchor_id"),
+                session_id=subject.get("session_id"),
             )
         )
         added += 1
     await session.flush()
     return added
+
+
+async def record_product_warnings(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    hits: Sequence[FieldHit],
+    brand_id: int,
+    product_id: int,
+) -> int:
+    """Keep the warn-only hits of an accepted product title or description, once per
+    product, field, rule and words. Returns the rows added."""
+    return await _record_warnings(
+        session, clock=clock, hits=hits, subject={"brand_id": brand_id, "product_id": product_id}
+    )
+
+
+async def record_script_warnings(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    hits: Sequence[FieldHit],
+    anchor_id: int,
+    session_id: int,
+) -> int:
+    """Keep the warn-only hits of a saved anchor script as risk signals of its author, once
+    per author, session, rule and words (saving the same script again adds nothing). Returns
+    the rows added."""
+    return await _record_warnings(
+        session, clock=clock, hits=hits, subject={"anchor_id": anchor_id, "session_id": session_id}
+    )
 
 
 async def record_chat_refusal(

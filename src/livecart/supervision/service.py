@@ -732,6 +732,9 @@ from livecart.supervision.risk_signals import (  # noqa: E402
 from livecart.supervision.risk_signals import (  # noqa: E402
     record_product_warnings as record_product_warnings,
 )
+from livecart.supervision.risk_signals import (  # noqa: E402
+    record_script_warnings as record_script_warnings,
+)
 from livecart.supervision.sanctions import Standing as Standing  # noqa: E402
 from livecart.supervision.sanctions import appeal_sanction as appeal_sanction  # noqa: E402
 from livecart.supervision.sanctions import audit_log as audit_log  # noqa: E402
