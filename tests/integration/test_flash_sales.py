@@ -42,6 +42,7 @@ class World:
     anchor: dict[str, str]
     merchant: dict[str, str]
     regular_price: int
+    anchor_id: int
 
 
 async def flash_world(
@@ -52,10 +53,13 @@ async def flash_world(
     per_user_limit: int = 1,
     stock: int | None = None,
     start: bool = True,
+    other_skus: tuple[int, ...] = (),
 ) -> World:
-    """A live session showcasing a SKU, and a flash sale of it (started unless told not to)."""
-    shop = await make_shop(client, container, stock if stock is not None else quantity + 5)
-    session_id, _, anchor = await live_session(client, container)
+    """A live session showcasing a SKU, and a flash sale of it (started unless told not to);
+    `other_skus` are the stocks of more SKUs of the same product, not on sale."""
+    first = stock if stock is not None else quantity + 5
+    shop = await make_shop(client, container, first, *other_skus)
+    session_id, anchor_id, anchor = await live_session(client, container)
     r = await client.post(
         f"{API}/sessions/{session_id}/showcase",
         json={"product_id": shop.product_id},
@@ -79,7 +83,9 @@ async def flash_world(
         r = await client.post(f"{API}/flash-sales/{sale_id}/start", headers=anchor)
         assert r.status_code == 200, r.text
         assert r.json() == {"id": sale_id, "status": "live"}
-    return World(sale_id, session_id, shop.sku_ids[0], anchor, shop.merchant, shop.prices[0])
+    return World(
+        sale_id, session_id, shop.sku_ids[0], anchor, shop.merchant, shop.prices[0], anchor_id
+    )
 
 
 def key() -> dict[str, str]:

@@ -339,31 +339,12 @@ async def _a_whole_sku_on_sale(
 ) -> tuple[int, int, dict[str, str]]:
     """All 20 units of one SKU set aside for a live sale (its own stock 0) beside a SKU with
     60, and 5 of the sale's units sold: 15 left. (session id, anchor id, anchor headers)"""
-    shop = await make_shop(client, container, 20, 60)
-    session_id, anchor_id, anchor = await live_session(client, container)
-    r = await client.post(
-        f"{API}/sessions/{session_id}/showcase",
-        json={"product_id": shop.product_id},
-        headers=anchor,
+    world = await flash_world(
+        client, container, quantity=20, stock=20, per_user_limit=5, other_skus=(60,)
     )
-    assert r.status_code == 200, r.text
-    r = await client.post(
-        f"{API}/flash-sales",
-        json={
-            "session_id": session_id,
-            "sku_id": shop.sku_ids[0],
-            "price": shop.prices[0] // 2,
-            "quantity": 20,
-            "per_user_limit": 5,
-        },
-        headers=anchor,
-    )
-    assert r.status_code == 201, r.text
-    sale_id = r.json()["id"]
-    assert (await client.post(f"{API}/flash-sales/{sale_id}/start", headers=anchor)).is_success
     (buyer,) = await consumers(container, 1)
-    assert (await buy(client, sale_id, buyer, quantity=5)).status_code == 201
-    return session_id, anchor_id, anchor
+    assert (await buy(client, world.sale_id, buyer, quantity=5)).status_code == 201
+    return world.session_id, world.anchor_id, world.anchor
 
 
 async def test_a_hosts_true_claim_about_a_flash_sale_is_not_refused_in_chat(
