@@ -113,8 +113,8 @@ def run_portraits(args: argparse.Namespace, console: Console, payload: dict[str,
                 files_per_day=args.files_per_day,
                 progress=lambda done, _: progress.update(task, completed=done),
             )
-        files = len(list(root.rglob("*.parquet")))
-        size = sum(f.stat().st_size for f in root.rglob("*.parquet"))
+        parts = list(root.rglob("*.parquet"))
+        files, size = len(parts), sum(f.stat().st_size for f in parts)
         payload["portraits_log"] = {
             "events": written,
             "files": files,
