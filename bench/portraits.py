@@ -665,15 +665,16 @@ def measure(phase: str, root: Path, *, spark_memory: str = "6g") -> PhaseResult:
     )
 
 
-def run_floor(root: Path) -> list[pa.Table]:
-    """FLOOR_SQL over the log at root: the portrait, fan and affinity rows it selects."""
+def run_sql(root: Path, statements: tuple[str, ...]) -> list[pa.Table]:
+    """Statements over the log at root in one UTC DuckDB connection: the rows of each SELECT
+    (CREATE statements keep their tables for the next ones)."""
     from livecart.events import service
 
     connection = service.open_log(root)
     try:
         connection.execute("SET TimeZone = 'UTC'")
         outputs = []
-        for statement in FLOOR_SQL:
+        for statement in statements:
             if statement.startswith("CREATE"):
                 connection.execute(statement)
                 continue
@@ -685,23 +686,19 @@ def run_floor(root: Path) -> list[pa.Table]:
         connection.close()
 
 
+def run_floor(root: Path) -> list[pa.Table]:
+    """FLOOR_SQL over the log at root: the portrait, fan and affinity rows it selects."""
+    return run_sql(root, FLOOR_SQL)
+
+
 def run_phase(phase: str, root: Path, spark_memory: str) -> dict[str, Any]:
     """Inside the phase's process: do the work, time it, and say how many rows came out."""
     from livecart.insights import portraits
 
     if phase == "scan":
-        from livecart.events import service
-
         started = time.perf_counter()
-        connection = service.open_log(root)
-        try:
-            connection.execute("SET TimeZone = 'UTC'")
-            relation = connection.sql(SCAN_SQL)
-            assert relation is not None
-            rows = relation.to_arrow_table().num_rows
-        finally:
-            connection.close()
-        return {"rows": rows, "seconds": time.perf_counter() - started}
+        (scanned,) = run_sql(root, (SCAN_SQL,))
+        return {"rows": scanned.num_rows, "seconds": time.perf_counter() - started}
     if phase == "floor":
         started = time.perf_counter()
         outputs = run_floor(root)

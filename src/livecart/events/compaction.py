@@ -90,10 +90,14 @@ def compacted_table(table: pa.Table) -> pa.Table:
     return table.sort_by(list(COMPACTED_ORDER))
 
 
-def needs_compaction(folder: Path) -> bool:
-    """More than one file in the day, or one that is not a compacted file."""
-    files = sorted(folder.glob("*.parquet"))
+def _needs_compaction(files: list[Path]) -> bool:
+    """More than one file in a day, or one that is not a compacted file."""
     return len(files) > 1 or (len(files) == 1 and compacted_from(files[0]) is None)
+
+
+def needs_compaction(folder: Path) -> bool:
+    """The day folder's files need compacting (`_needs_compaction`)."""
+    return _needs_compaction(sorted(folder.glob("*.parquet")))
 
 
 def recover(root: Path) -> None:
@@ -114,9 +118,9 @@ def compact_day(root: Path, folder: Path) -> CompactedDay | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if not needs_compaction(folder):
-        return None
     inputs = sorted(folder.glob("*.parquet"))
+    if not _needs_compaction(inputs):
+        return None
     tables = [pq.read_table(path, partitioning=None) for path in inputs]
     table = compacted_table(pa.concat_tables(tables, promote_options="permissive"))
     names = [path.relative_to(root).as_posix() for path in inputs]

@@ -324,18 +324,20 @@ def _with_key(t: ir.Table) -> ir.Table:
     return t.mutate(consumer_key=ibis.coalesce(t.consumer_id.cast("string"), t.anonymous_id))
 
 
+def _about_consumers(events: ir.Table, *, as_of: date) -> ir.Table:
+    """Events about a consumer (a signed-in id or a browser id) up to the end of as_of."""
+    return events.filter(
+        (events.consumer_id.notnull() | events.anonymous_id.notnull())
+        & _until(events.occurred_at, as_of)
+    )
+
+
 def _consumer_events(events: ir.Table, *, as_of: date) -> ir.Table:
     """Events about a consumer up to the end of as_of, with the derived keys."""
     import ibis
 
-    e = events.filter(
-        (events.consumer_id.notnull() | events.anonymous_id.notnull())
-        & _until(events.occurred_at, as_of)
-    )
-    return e.mutate(
-        consumer_key=ibis.coalesce(e.consumer_id.cast("string"), e.anonymous_id),
-        anon=ibis.ifelse(e.consumer_id.isnull(), e.anonymous_id, ibis.null("string")),
-    )
+    e = _with_key(_about_consumers(events, as_of=as_of))
+    return e.mutate(anon=ibis.ifelse(e.consumer_id.isnull(), e.anonymous_id, ibis.null("string")))
 
 
 def event_facts(events: ir.Table, *, as_of: date) -> ir.Table:
@@ -453,10 +455,7 @@ def visits_of_events(events: ir.Table, *, as_of: date) -> ir.Table:
     on chat."""
     import ibis
 
-    e = events.filter(
-        (events.consumer_id.notnull() | events.anonymous_id.notnull())
-        & _until(events.occurred_at, as_of)
-    )
+    e = _about_consumers(events, as_of=as_of)
     micros = _epoch_us(e.occurred_at)
     # Whole hours since 1970, floored for times before 1970 by the double modulo.
     start = micros - ((micros % HOUR_US) + HOUR_US) % HOUR_US
