@@ -16,8 +16,15 @@ import pytest
 
 from livecart.bootstrap import Container
 from livecart.events import service
-from livecart.events.schemas import BehaviourEvent, EventType
-from livecart.events.sink import ParquetEventSink, events_view_sql, log_files, read_events_sql
+from livecart.events.schemas import EVENT_ARROW_SCHEMA, BehaviourEvent, EventType
+from livecart.events.sink import (
+    ParquetEventSink,
+    event_days,
+    events_view_sql,
+    log_files,
+    read_events_sql,
+    write_log_table,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -202,6 +209,26 @@ async def test_events_of_two_utc_days_land_in_two_partitions(tmp_path: Path) -> 
         db.execute(f"CREATE VIEW events AS SELECT * FROM {read_events_sql(root)}")
         counts = db.execute(doc_sql("events-per-day")).fetchall()
     assert counts == [(before.date(), "like", 2), (after.date(), "like", 2)]
+
+
+async def test_the_first_and_latest_event_days_come_from_the_day_folders(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "events"
+    assert event_days(log_files(root)) is None
+    sink = ParquetEventSink(root)
+    for day in (2, 3, 5):
+        sink.emit(service.new_event(EventType.LIKE, occurred_at=at(12, day=day), consumer_id=1))
+    await sink.flush()
+    assert event_days(log_files(root)) == (at(0, day=2).date(), at(0, day=5).date())
+    # A day whose events were all erased keeps an empty file: it holds no event.
+    for day in (1, 6):
+        folder = root / f"date=2026-03-0{day}"
+        folder.mkdir()
+        with (folder / "part-000000000000-empty.parquet").open("wb") as handle:
+            write_log_table(handle, EVENT_ARROW_SCHEMA.empty_table())
+    assert event_days(log_files(root)) == (at(0, day=2).date(), at(0, day=5).date())
+    assert event_days([p for p in log_files(root) if "empty" in p.name]) is None
 
 
 async def test_aclose_writes_what_is_buffered(tmp_path: Path) -> None:

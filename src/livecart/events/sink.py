@@ -194,6 +194,29 @@ def log_files(root: Path) -> list[Path]:
     return sorted(root.glob(PARTITION_GLOB)) if root.is_dir() else []
 
 
+def event_days(files: Sequence[Path]) -> tuple[date, date] | None:
+    """The UTC days of the first and the latest event in these log files, from their day
+    folders (an event is written to its day's folder): the first and last folders with a
+    file that holds rows, whose footers alone are read. None when no file holds a row."""
+    import pyarrow.parquet as pq
+
+    by_day: dict[date, list[Path]] = {}
+    for path in files:
+        name = path.parent.name
+        if name.startswith("date="):
+            by_day.setdefault(date.fromisoformat(name.removeprefix("date=")), []).append(path)
+
+    def holds_rows(day: date) -> bool:
+        return any(pq.read_metadata(path).num_rows > 0 for path in by_day[day])
+
+    days = sorted(by_day)
+    first = next((day for day in days if holds_rows(day)), None)
+    if first is None:
+        return None
+    latest = next(day for day in reversed(days) if holds_rows(day))
+    return first, latest
+
+
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

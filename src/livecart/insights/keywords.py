@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 
 TOP_KEYWORDS = 10
@@ -105,45 +106,63 @@ KEYWORD_ARROW_SCHEMA = pa.schema(
 )
 
 
-def keyword_table(keys: pa.Array, texts: pa.Array, counts: pa.Array) -> pa.Table:
-    """Word counts per consumer (KEYWORD_ARROW_SCHEMA) from (consumer key, message, how many
-    times the consumer sent it) rows, as the engines group them.
-
-    Each distinct message is cut once (`words`); the counts are joined to the words and
-    summed by an in-process DuckDB over the Arrow data (whichever engine selected the rows),
-    so the cost grows with the distinct messages, not with the messages sent.
-    """
-    import duckdb
+def _ranks(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values in code point order, and for each value its index among them
+    (-1 for null): integer codes that sort as the values do."""
     import pyarrow.compute as pc
 
-    rows = pa.table(
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    order = np.asarray(pc.sort_indices(encoded.dictionary), dtype=np.int64)
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # where a null's code (-1) lands
+    codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    return encoded.dictionary.take(pa.array(order)), rank[codes]
+
+
+def keyword_table(keys: pa.Array, texts: pa.Array, counts: pa.Array) -> pa.Table:
+    """Word counts per consumer (KEYWORD_ARROW_SCHEMA, rows by consumer key, then word) from
+    (consumer key, message, how many times the consumer sent it) rows, as the engines group
+    them.
+
+    Each distinct message is cut once (`words`); keys and words become integer codes (their
+    ranks in code point order) and the counts are summed per (key, word) code with NumPy, so
+    the cost grows with the distinct messages and the rows, not with the messages sent.
+    """
+    import pyarrow.compute as pc
+
+    keys = pc.cast(keys, pa.string())
+    texts = pc.cast(texts, pa.string())
+    times = np.asarray(pc.fill_null(pc.cast(counts, pa.int64()), 0).to_numpy(), np.int64)
+    distinct_texts, text_code = _ranks(texts)
+    cut = [list(words(text)) if text else [] for text in distinct_texts.to_pylist()]
+    vocabulary = sorted({word for found in cut for word in found})
+    if not vocabulary:
+        return KEYWORD_ARROW_SCHEMA.empty_table()
+    word_rank = {word: i for i, word in enumerate(vocabulary)}
+    # A word twice in a message is listed twice: counted twice, as sent.
+    per_text = [np.array([word_rank[w] for w in found], np.int64) for found in cut]
+    sizes = np.array([len(found) for found in cut], np.int64)
+    text_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    text_words = np.concatenate(per_text)
+    distinct_keys, key_code = _ranks(keys)
+    row_words = np.where(text_code >= 0, sizes[np.maximum(text_code, 0)], 0)
+    rows = np.repeat(np.arange(len(row_words)), row_words)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(row_words) - row_words, row_words)
+    word = text_words[text_start[text_code[rows]] + within]
+    pair = key_code[rows] * len(vocabulary) + word
+    unique, inverse = np.unique(pair, return_inverse=True)
+    summed = np.bincount(inverse, weights=times[rows], minlength=len(unique))
+    return pa.table(
         {
-            "consumer_key": pc.cast(keys, pa.string()),
-            "text": pc.cast(texts, pa.string()),
-            "n": pc.cast(counts, pa.int64()),
-        }
+            "consumer_key": distinct_keys.take(pa.array(unique // len(vocabulary))),
+            "word": pa.array(vocabulary, pa.string()).take(pa.array(unique % len(vocabulary))),
+            "count": pa.array(np.rint(summed).astype(np.int64)),
+        },
+        schema=KEYWORD_ARROW_SCHEMA,
     )
-    distinct = pc.drop_null(pc.unique(rows.column("text"))).to_pylist()
-    cut = [(text, list(words(text))) for text in distinct if text]
-    tokens = pa.table(
-        {
-            "text": pa.array([text for text, found in cut for _ in found], pa.string()),
-            "word": pa.array([word for _, found in cut for word in found], pa.string()),
-        }
-    )
-    connection = duckdb.connect()
-    try:
-        connection.register("message_rows", rows)
-        connection.register("message_words", tokens)
-        # A word twice in a message is two rows of message_words: counted twice, as sent.
-        table = connection.sql(
-            "SELECT r.consumer_key, w.word, CAST(sum(r.n) AS BIGINT) AS count "
-            "FROM message_rows AS r JOIN message_words AS w ON r.text = w.text "
-            "GROUP BY r.consumer_key, w.word ORDER BY r.consumer_key, w.word"
-        ).to_arrow_table()
-    finally:
-        connection.close()
-    return table.cast(KEYWORD_ARROW_SCHEMA)
 
 
 def keyword_table_of(counts: dict[str, dict[str, int]]) -> pa.Table:
@@ -172,35 +191,25 @@ def keyword_dict(table: pa.Table) -> dict[str, dict[str, int]]:
 def top_keyword_lists(table: pa.Table, keys: pa.Array, n: int = TOP_KEYWORDS) -> pa.Array:
     """For each of keys, its n most frequent words (as `top_keywords`: ties broken by the
     word in code point order), as a list array aligned with keys (empty when none)."""
-    import numpy as np
     import pyarrow.compute as pc
 
-    ranked = table.sort_by(
-        [("consumer_key", "ascending"), ("count", "descending"), ("word", "ascending")]
-    )
-    owner = ranked.column("consumer_key").combine_chunks()
-    size = len(owner)
-    if size == 0:
+    if table.num_rows == 0:
         return pa.array([[] for _ in range(len(keys))], pa.list_(pa.string()))
-    starts = np.flatnonzero(
-        np.concatenate([[True], ~pc.equal(owner[1:], owner[:-1]).to_numpy(zero_copy_only=False)])
-    )
-    group_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, size)))
-    place = np.arange(size) - starts[group_of]
-    keep = place < n
-    kept_words = ranked.column("word").combine_chunks().filter(pa.array(keep))
-    kept_groups = group_of[keep]
-    group_keys = owner.take(pa.array(starts))
-    group_len = np.bincount(kept_groups, minlength=len(starts))
-    group_start = np.concatenate([[0], np.cumsum(group_len)[:-1]])
-    where = pc.index_in(keys, value_set=group_keys)
+    owners, owner = _ranks(table.column("consumer_key"))
+    vocabulary, word = _ranks(table.column("word"))
+    count = np.asarray(table.column("count").to_numpy(), np.int64)
+    # By owner, then most frequent first, then word: np.lexsort's last key sorts first.
+    ranked = np.lexsort((word, -count, owner))
+    owner, word = owner[ranked], word[ranked]
+    per_owner = np.bincount(owner, minlength=len(owners))
+    owner_start = np.concatenate([[0], np.cumsum(per_owner)[:-1]]).astype(np.int64)
+    where = pc.index_in(keys, value_set=owners)
     found = pc.is_valid(where).to_numpy(zero_copy_only=False)
-    index = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    lengths = np.where(found, group_len[index], 0)
+    index = np.asarray(pc.fill_null(where, 0).to_numpy(zero_copy_only=False), np.int64)
+    lengths = np.where(found, np.minimum(per_owner[index], n), 0)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    total = int(offsets[-1])
-    source = np.repeat(np.where(found, group_start[index], 0), lengths) + (
-        np.arange(total) - np.repeat(offsets[:-1], lengths)
+    source = np.repeat(owner_start[index], lengths) + (
+        np.arange(int(offsets[-1])) - np.repeat(offsets[:-1], lengths)
     )
-    values = kept_words.take(pa.array(source, pa.int64()))
+    values = vocabulary.take(pa.array(word[source], pa.int64()))
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)

@@ -98,6 +98,16 @@ PORTRAIT_ARROW_SCHEMA = pa.schema(
     ]
 )
 PORTRAIT_FIELDS = tuple(PORTRAIT_ARROW_SCHEMA.names)
+# The fields the engine computes; `with_hours` adds the hours of the day from HOURS rows.
+HOUR_FIELDS = ("active_hours", "peak_hour")
+ENGINE_PORTRAIT_FIELDS = tuple(name for name in PORTRAIT_FIELDS if name not in HOUR_FIELDS)
+HOURS_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("consumer_key", pa.string(), nullable=False),
+        pa.field("hour", pa.int64(), nullable=False),
+        pa.field("events", pa.int64(), nullable=False),
+    ]
+)
 # What the Python step after the engine adds to each row (keywords and tags).
 PORTRAIT_OUTPUT_SCHEMA = PORTRAIT_ARROW_SCHEMA.append(
     pa.field("top_keywords", pa.list_(pa.string()), nullable=False)
@@ -508,12 +518,6 @@ def rare_facts(facts: ir.Table) -> ir.Table:
     return f.select(*RARE_FACT_FIELDS)
 
 
-def portraits(events: ir.Table, *, as_of: date) -> ir.Table:
-    """The portrait pipeline: one row per consumer key, events up to the end of as_of (UTC)."""
-    facts = compact(events, as_of=as_of)
-    return portraits_of(visits_of_facts(facts), rare_facts(facts), as_of=as_of)
-
-
 # Days active as a bitmap: with the log's first day known, each day is one bit of a 62-bit
 # integer (a block per 62 days), OR-ed per consumer and counted, instead of an exact DISTINCT
 # that hashes every (consumer, day) pair. Beyond this many blocks the DISTINCT is used.
@@ -563,14 +567,14 @@ def portraits_of(
     since: date | None = None,
     catalogue: ir.Table | None = None,
 ) -> ir.Table:
-    """Portraits (PORTRAIT_ARROW_SCHEMA) from visits (`visits_of_events`, `visits_of_facts`)
-    and `rare_facts` up to as_of; since, when given, is a day on or before the first fact's
-    (it lets days active be counted as a bitmap); the catalogue (CATALOGUE_ARROW_SCHEMA),
-    when given, names the category of livecart's own products for `categories_viewed`."""
+    """Portraits (ENGINE_PORTRAIT_FIELDS: all but the hours of the day, which `with_hours`
+    adds) from visits (`visits_of_events`, `visits_of_facts`) and `rare_facts` up to as_of;
+    since, when given, is a day on or before the first fact's (it lets days active be counted
+    as a bitmap); the catalogue (CATALOGUE_ARROW_SCHEMA), when given, names the category of
+    livecart's own products for `categories_viewed`."""
     import ibis
 
     v = _normal_ids(visits)
-    hour = v.hour_bucket % 24
 
     def total(column: Any) -> Any:
         return column.sum().fill_null(0).cast("int64")
@@ -590,9 +594,6 @@ def portraits_of(
         first_seen=v.first_at.min(),
         last_seen=v.last_at.max(),
         days_active=_distinct_days((v.hour_bucket // 24).cast("int64"), since=since, until=as_of),
-        **{
-            f"h{h:02d}": v.events.sum(where=hour == h).fill_null(0).cast("int64") for h in range(24)
-        },
     )
     common = _with_key(common)
     r = rare
@@ -603,29 +604,48 @@ def portraits_of(
         r = r.mutate(category_key=ibis.coalesce(r.category_key, r.cat_category))
     rkind = r.event_type
 
-    def r_when(types: tuple[str, ...], value: Any) -> Any:
-        return ibis.ifelse(rkind.isin(types), value, ibis.null())
+    def per_consumer(facts: ir.Table, **measures: Any) -> ir.Table:
+        grouped = facts.group_by(list(CONSUMER_IDS)).aggregate(**measures)
+        return _with_key(grouped).drop(*CONSUMER_IDS)
 
-    rare_rows = r.group_by(list(CONSUMER_IDS)).aggregate(
-        carts=r.events.sum(where=rkind == "add_to_cart").fill_null(0).cast("int64"),
-        favourites=r.events.sum(where=rkind == "favourite").fill_null(0).cast("int64"),
-        returns=r.events.sum(where=rkind == "return").fill_null(0).cast("int64"),
-        products_viewed=r_when(BROWSING, r.product_key).nunique().cast("int64"),
-        categories_viewed=r_when(BROWSING, r.category_key).nunique().cast("int64"),
-        orders=r_when(("order",), r.order_ref).nunique().cast("int64"),
-        paid_orders=r_when(("payment",), r.order_ref).nunique().cast("int64"),
-        # A line without a quantity (a Taobao buy) is one unit.
-        units=r_when(("order",), r.quantity).sum().cast("int64"),
-        spend=r_when(("order",), r.amount).sum().cast("int64"),
-        returned_units=r_when(("return",), r.quantity).sum().cast("int64"),
-        last_order_day=r_when(("order",), r.day).max(),
-        frequency=r_when(("order",), r.day).nunique().cast("int64"),
-        currency=r_when(("order",), r.currency).max(),
+    # Each distinct count over only the facts it counts (a grouping per kind, joined on the
+    # consumer): a DuckDB distinct aggregate hashes every row of its grouping, also the rows
+    # a CASE inside it turns into nulls, and five of them over all the rare facts cost twice
+    # these four groupings.
+    browsed = r.filter(rkind.isin(BROWSING))
+    ordered = r.filter(rkind == "order")
+    paid = r.filter(rkind == "payment")
+    parts = (
+        per_consumer(
+            r,
+            carts=r.events.sum(where=rkind == "add_to_cart"),
+            favourites=r.events.sum(where=rkind == "favourite"),
+            returns=r.events.sum(where=rkind == "return"),
+            returned_units=r.quantity.sum(where=rkind == "return"),
+        ),
+        per_consumer(
+            browsed,
+            products_viewed=browsed.product_key.nunique(),
+            categories_viewed=browsed.category_key.nunique(),
+        ),
+        per_consumer(
+            ordered,
+            orders=ordered.order_ref.nunique(),
+            # A line without a quantity (a Taobao buy) is one unit.
+            units=ordered.quantity.sum(),
+            spend=ordered.amount.sum(),
+            last_order_day=ordered.day.max(),
+            frequency=ordered.day.nunique(),
+            currency=ordered.currency.max(),
+        ),
+        per_consumer(paid, paid_orders=paid.order_ref.nunique()),
     )
-    rare_rows = _with_key(rare_rows)
-    rare_rows = rare_rows.rename(rare_key="consumer_key").drop(*CONSUMER_IDS)
-    j = common.left_join(rare_rows, common.consumer_key == rare_rows.rare_key)
-    base = j.mutate(
+    j = common
+    for n, part in enumerate(parts):
+        key = f"part_key_{n}"
+        part = part.rename({key: "consumer_key"})
+        j = j.left_join(part, j.consumer_key == part[key]).drop(key)
+    t = j.mutate(
         **{
             name: j[name].fill_null(0).cast("int64")
             for name in (
@@ -642,17 +662,6 @@ def portraits_of(
                 "frequency",
             )
         }
-    )
-
-    # Active hours: events per UTC hour of day, summed in the same pass; the peak is the
-    # busiest hour, the earliest one on a tie.
-    slots = [base[f"h{h:02d}"] for h in range(24)]
-    busiest = ibis.greatest(*slots)
-    t = base.mutate(
-        active_hours=ibis.array(slots),
-        peak_hour=ibis.cases(*((slot == busiest, h) for h, slot in enumerate(slots)), else_=0).cast(
-            "int64"
-        ),
     )
     hours_watched = t.watch_seconds / 3600.0
     t = t.mutate(
@@ -683,7 +692,40 @@ def portraits_of(
         m_score=_score(b.monetary, descending=False, buyers=buyers),
     )
     t = t.left_join(scores, t.consumer_key == scores.score_key)
-    return t.select(*PORTRAIT_FIELDS).order_by("consumer_key")
+    return t.select(*ENGINE_PORTRAIT_FIELDS).order_by("consumer_key")
+
+
+def hours_of_day(visits: ir.Table) -> ir.Table:
+    """Events per consumer and UTC hour of the day (HOURS_ARROW_SCHEMA) from visits, for
+    `with_hours`: a small grouping, where 24 sums per consumer in the portrait query made
+    both its compilation and its aggregation slower."""
+    v = _normal_ids(visits)
+    g = v.group_by([*CONSUMER_IDS, (v.hour_bucket % 24).cast("int64").name("hour")]).aggregate(
+        events=v.events.sum().cast("int64")
+    )
+    return _with_key(g).select(*HOURS_ARROW_SCHEMA.names)
+
+
+def with_hours(table: pa.Table, hours: pa.Table) -> pa.Table:
+    """Portrait rows (ENGINE_PORTRAIT_FIELDS) with `active_hours` (events per UTC hour of the
+    day, 0-23) and `peak_hour` (the busiest hour, the earliest one on a tie) from the rows of
+    `hours_of_day`, in PORTRAIT_ARROW_SCHEMA."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    row = pc.index_in(hours.column("consumer_key"), value_set=table.column("consumer_key"))
+    cell = np.asarray(pc.fill_null(row, n).to_numpy(zero_copy_only=False), np.int64) * 24
+    cell += np.asarray(hours.column("hour").to_numpy(), np.int64)
+    weights = np.asarray(hours.column("events").to_numpy(), np.float64)
+    # Integer sums through float weights: exact below 2 ** 53 events.
+    counts = np.rint(np.bincount(cell, weights=weights, minlength=(n + 1) * 24)[: n * 24])
+    grid = counts.astype(np.int64).reshape(n, 24)
+    offsets = pa.array(np.arange(0, (n + 1) * 24, 24, dtype=np.int32))
+    rows = table.append_column(
+        "active_hours", pa.ListArray.from_arrays(offsets, pa.array(grid.reshape(-1)))
+    ).append_column("peak_hour", pa.array(grid.argmax(axis=1).astype(np.int64)))
+    return _conform(rows, PORTRAIT_ARROW_SCHEMA)
 
 
 def fan_levels(visits: ir.Table, rare: ir.Table) -> ir.Table:
@@ -817,11 +859,6 @@ def as_fact_rows(result: pa.Table) -> pa.Table:
     return table.sort_by([(name, "ascending") for name in FACT_GROUPING])
 
 
-def as_portrait_rows(result: pa.Table) -> pa.Table:
-    """The engine's rows in the portrait schema (same types whichever engine made them)."""
-    return _conform(result, PORTRAIT_ARROW_SCHEMA)
-
-
 def _aligned(keys: pa.Array, table: pa.Table, column: str, missing: float) -> np.ndarray:
     """table[column] for each of keys (table has one row per consumer_key), missing if none."""
     import numpy as np
@@ -912,26 +949,6 @@ def _kept(expr: ir.Table) -> Iterator[ir.Table]:
         backend.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _log_days(events: ir.Table) -> tuple[date, date]:
-    """The UTC days of the first and the latest event of the log (one small query)."""
-    table = _arrow(
-        events.aggregate(first=events.occurred_at.min(), latest=events.occurred_at.max())
-    )
-    days = []
-    for name in ("first", "latest"):
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            # As a UTC date: a time-zone aware scalar's `as_py` imports pandas.
-            column = column.cast(pa.timestamp(column.type.unit)).cast(pa.date32())
-        value = column[0].as_py()
-        if value is None:
-            raise EventLogEmpty("the event log has no events yet")
-        if isinstance(value, datetime):
-            value = value.date()
-        days.append(value if isinstance(value, date) else date.fromisoformat(str(value)[:10]))
-    return days[0], days[1]
-
-
 def _keywords_of(events: ir.Table, *, as_of: date) -> pa.Table:
     texts = _conform(_arrow(chat_texts(events, as_of=as_of)), TEXT_ARROW_SCHEMA)
     return keyword_table(texts.column("consumer_key"), texts.column("text"), texts.column("n"))
@@ -941,19 +958,21 @@ def compute(
     events: ir.Table,
     *,
     engine: Engine,
+    days: tuple[date, date],
     as_of: date | None,
     catalogue: pa.Table | None = None,
     step: Step = _quiet,
 ) -> PortraitRun:
     """Every output of the pipeline for the events table, on its backend.
 
-    The log is read three times: summed into visits (`visits_of_events`), filtered to the
-    rare facts (`rare_facts` of `event_facts`), and for the chat texts. Visits and rare facts
-    are kept by the engine (a temporary table, a cached view) for the portrait, fan-level
-    and affinity queries.
+    days are the log's first and latest event days (`_check_root`). The log is read three
+    times: summed into visits (`visits_of_events`), filtered to the rare facts (`rare_facts`
+    of `event_facts`), and for the chat texts. Visits and rare facts are kept by the engine
+    (a temporary table, a cached view) for the portrait, hour, fan-level and affinity
+    queries.
     """
     started = time.perf_counter()
-    first, latest = _log_days(events)
+    first, latest = days
     day = as_of if as_of is not None else latest
     step(f"computing portraits on {engine.value} (as of {day.isoformat()})")
     facts = event_facts(events, as_of=day)
@@ -983,8 +1002,9 @@ def _outputs(
     # An empty catalogue names no category: the rows are not joined to it.
     named = products if catalogue is not None and catalogue.num_rows else None
     with _kept(visits) as v, _kept(rare) as r:
-        table = as_portrait_rows(
-            _arrow(portraits_of(v, r, as_of=as_of, since=since, catalogue=named))
+        table = with_hours(
+            _arrow(portraits_of(v, r, as_of=as_of, since=since, catalogue=named)),
+            _conform(_arrow(hours_of_day(v)), HOURS_ARROW_SCHEMA),
         )
         fans = _conform(_arrow(fan_levels(v, r)), FAN_ARROW_SCHEMA)
         affinity = _conform(_arrow(affinities(r, products)), AFFINITY_ARROW_SCHEMA)
@@ -1012,17 +1032,19 @@ def compute_from_facts(
     return table, fans, affinity
 
 
-def _check_root(root: Path) -> list[Path]:
-    from livecart.events.sink import log_files
+def _check_root(root: Path) -> tuple[list[Path], tuple[date, date]]:
+    """The log's files and the days of its first and latest events."""
+    from livecart.events.sink import event_days, log_files
 
     if not root.is_dir():
         raise InputFileMissing(f"no event log at {root}", details={"root": str(root)})
     files = log_files(root)
-    if not files:
+    days = event_days(files)
+    if days is None:
         raise EventLogEmpty(
             f"the event log at {root} has no events yet", details={"root": str(root)}
         )
-    return files
+    return files, days
 
 
 def run_duckdb(
@@ -1037,7 +1059,7 @@ def run_duckdb(
 
     from livecart.events import service
 
-    _check_root(root)
+    _, days = _check_root(root)
     connection = service.open_log(root)
     try:
         connection.execute("SET TimeZone = 'UTC'")
@@ -1045,6 +1067,7 @@ def run_duckdb(
         return compute(
             backend.table("events"),
             engine=Engine.duckdb,
+            days=days,
             as_of=as_of,
             catalogue=catalogue,
             step=step,
@@ -1090,17 +1113,18 @@ def run_spark(
     step: Step = _quiet,
 ) -> PortraitRun:
     """Portraits of the log at root computed by Spark; a session is started unless given."""
-    files = _check_root(root)
+    files, days = _check_root(root)
     if session is None:
         step("starting Spark (local mode)")
         with spark_session() as own:
-            return _spark(own, files, as_of, catalogue, step)
-    return _spark(session, files, as_of, catalogue, step)
+            return _spark(own, files, days, as_of, catalogue, step)
+    return _spark(session, files, days, as_of, catalogue, step)
 
 
 def _spark(
     session: SparkSession,
     files: list[Path],
+    days: tuple[date, date],
     as_of: date | None,
     catalogue: pa.Table | None,
     step: Step,
@@ -1121,7 +1145,12 @@ def _spark(
     try:
         backend = ibis.pyspark.connect(session)
         return compute(
-            backend.table(view), engine=Engine.spark, as_of=as_of, catalogue=catalogue, step=step
+            backend.table(view),
+            engine=Engine.spark,
+            days=days,
+            as_of=as_of,
+            catalogue=catalogue,
+            step=step,
         )
     finally:
         session.catalog.dropTempView(view)
