@@ -693,6 +693,8 @@ def run_floor(root: Path) -> list[pa.Table]:
 
 def run_phase(phase: str, root: Path, spark_memory: str) -> dict[str, Any]:
     """Inside the phase's process: do the work, time it, and say how many rows came out."""
+    # Imported before any timer starts, as `portraits.run_duckdb` imports it before its own.
+    from livecart.events import service  # noqa: F401
     from livecart.insights import portraits
 
     if phase == "scan":
