@@ -137,3 +137,26 @@ def test_anchor_sets_slow_mode_then_bans_a_viewer(
     # By now anything broadcast earlier has arrived: the refused message never was.
     expect(alice_chat).not_to_contain_text("second question right away")
     expect(console.locator("[data-testid=console-chat]")).not_to_contain_text("second question")
+
+
+def test_the_host_is_warned_about_words_the_room_still_sees(
+    live_server: LiveServer, new_context: Callable[..., BrowserContext]
+) -> None:
+    world = on_server_db(live_server, build_world)
+    console, alice, _ = open_pages(live_server, new_context, world)
+    said = "this serum is perfect for dry skin"
+    say(console, said)
+    note = console.locator("[data-testid=console-message]")
+    expect(note).to_contain_text("Shown, with a warning about “perfect”:")
+    expect(note).to_have_class("flash-slot flash warn")
+    line = console_line(console, said)
+    expect(line).to_have_class("warned")
+    expect(line).to_have_attribute("title", "Compliance warning: “perfect”")
+    # The room sees the message, and nothing of the warning.
+    alice_chat = alice.locator("[data-testid=chat]")
+    expect(alice_chat.locator("li", has_text=said)).to_have_count(1)
+    expect(alice_chat).not_to_contain_text("warning")
+    # A message without such words marks nothing.
+    say(console, "welcome everyone")
+    expect(console_line(console, "welcome everyone")).to_have_count(1)
+    expect(console_line(console, "welcome everyone")).not_to_have_class("warned")

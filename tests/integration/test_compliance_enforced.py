@@ -13,6 +13,7 @@ from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
 from livecart.live import service as live
 from livecart.live.models import ChatMessage
+from livecart.supervision.models import ComplianceHit
 from tests.conftest import LiveServer
 from tests.integration.test_catalog_api import make_brand, merchant_headers, product_body
 from tests.integration.test_realtime_gateway import chats, frames_until, next_frame, world_on
@@ -135,4 +136,40 @@ async def test_hosts_urgency_is_refused_on_the_socket_viewers_are_not_scanned(
         # The hosts' refused messages were not stored; alice's was, and shown.
         assert stored == [(world.alice_id, "shown"), (world.anchor_id, "shown")]
         for ws in (host, cohost, alice, bob):
+            await ws.close()
+
+
+async def test_a_hosts_warned_words_are_shown_with_a_warning_to_the_host_only(
+    any_backend: str, live_server: LiveServer
+) -> None:
+    warned = "this serum is perfect for dry skin"
+    async with world_on(live_server) as world:
+        host = await world.socket(world.anchor_id)
+        bob = await world.socket(world.bob_id)
+        await host.send(json.dumps({"type": "chat", "text": warned}))
+        warning = await next_frame(host, "compliance_warning")
+        assert [(h["rule_id"], h["text"], h["start"], h["end"]) for h in warning["hits"]] == [
+            ("superlative_claims", "perfect", warned.index("perfect"), warned.index(" for"))
+        ]
+        assert warning["hits"][0]["reason"]
+        # Shown to the room all the same, without the warning.
+        seen = await frames_until(bob, warned)
+        assert chats(seen) == [warned]
+        assert not [f for f in seen if f["type"] == "compliance_warning"]
+        assert warning["message_id"] == next(f["id"] for f in seen if f["type"] == "chat")
+
+        # Saying the same words again warns again but is kept once as a risk signal.
+        await host.send(json.dumps({"type": "chat", "text": warned + "!"}))
+        await next_frame(host, "compliance_warning")
+        await frames_until(bob, warned + "!")
+        async with world.container.uow() as uow:
+            kept = (
+                await uow.session.execute(
+                    select(ComplianceHit.source, ComplianceHit.action, ComplianceHit.rule_id)
+                    .where(ComplianceHit.anchor_id == world.anchor_id)
+                    .where(ComplianceHit.session_id == world.session_id)
+                )
+            ).all()
+        assert [tuple(row) for row in kept] == [("chat", "warn", "superlative_claims")]
+        for ws in (host, bob):
             await ws.close()

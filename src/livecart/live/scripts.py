@@ -207,7 +207,7 @@ async def save_script(
         )
     )
     # Its warn-only hits count in its author's risk score, as a product text's do.
-    await supervision.record_script_warnings(
+    await supervision.record_anchor_warnings(
         session, clock=clock, hits=warnings, anchor_id=actor.id, session_id=session_id
     )
     return await _out(session, session_id, row)

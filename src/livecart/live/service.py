@@ -76,6 +76,7 @@ from livecart.live.schemas import (
 from livecart.realtime.broker import session_channel
 from livecart.supervision import scarcity
 from livecart.supervision import service as supervision
+from livecart.supervision.schemas import FieldHit
 
 Frame = dict[str, Any]
 
@@ -751,11 +752,13 @@ async def socket_context(
 
 @dataclass(frozen=True)
 class ChatOutcome:
-    """A stored message and, when it was not shown, the error to tell its author."""
+    """A stored message and, when it was not shown, the error to tell its author; a host's
+    shown message may carry the warn-only compliance hits to tell its author."""
 
     message_id: int | None
     shown: ChatMessageOut | None
     error: DomainError | None
+    warnings: tuple[FieldHit, ...] = ()
 
 
 def _banned_word(text: str, banned_words: Sequence[str]) -> str | None:
@@ -866,6 +869,7 @@ async def post_chats(
     last_shown: dict[tuple[int, int], datetime | None] = {}
     outcomes: list[ChatOutcome] = []
     stored: list[tuple[int, ChatPost, ChatMessage]] = []
+    warned: dict[int, list[FieldHit]] = {}  # outcome index -> warn-only hits of a host
     for post in posts:
         live = lives[post.session_id]
         if isinstance(live, DomainError):
@@ -881,7 +885,7 @@ async def post_chats(
             outcomes.append(ChatOutcome(None, None, suspended))
             continue
         if _is_host(post.actor, live):
-            refused = supervision.chat_refusal(post.text, lexicon=lexicon)
+            refused, warnings = supervision.chat_check(post.text, lexicon=lexicon)
             if refused is not None:
                 # Kept for the risk signals; the batch commits whatever each message's outcome.
                 await supervision.record_chat_refusal(
@@ -902,6 +906,8 @@ async def post_chats(
                     )
                     outcomes.append(ChatOutcome(None, None, fake))
                     continue
+            if warnings:
+                warned[len(outcomes)] = warnings
         error: DomainError | None = None
         if not _is_staff(post.actor, live):
             mine = sanctions[live.room_id].get(post.actor.id, {})
@@ -956,7 +962,16 @@ async def post_chats(
             outcomes[index] = ChatOutcome(message.id, None, error)
             continue
         shown = _chat_out(message, post.actor.display_name)
-        outcomes[index] = ChatOutcome(message.id, shown, None)
+        warnings = warned.get(index, [])
+        if warnings:  # shown with a warning: it counts in the host's risk score
+            await supervision.record_anchor_warnings(
+                session,
+                clock=clock,
+                hits=warnings,
+                anchor_id=post.actor.id,
+                session_id=post.session_id,
+            )
+        outcomes[index] = ChatOutcome(message.id, shown, None, tuple(warnings))
         shown_per_session[post.session_id] = shown_per_session.get(post.session_id, 0) + 1
         publish_after_commit(uow, post.session_id, chat_frame(shown))
     for session_id, count in shown_per_session.items():

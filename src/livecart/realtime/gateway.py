@@ -35,6 +35,7 @@ from livecart.realtime.schemas import (
     InvalidFrame,
     LikeIn,
     client_frames,
+    compliance_warning_frame,
     error_frame,
 )
 
@@ -219,7 +220,8 @@ async def _chat(container: Container, client: Client, identity: Identity | None,
 
 
 def _chat_done(hub: Hub, client: Client, text: str, done: asyncio.Future[ChatOutcome]) -> None:
-    """Tell the author why a message was not shown, or record the chat behaviour event."""
+    """Tell the author why a message was not shown (or what in it a host should not say),
+    and record the chat behaviour event of a shown one."""
     if done.cancelled():
         return
     error = done.exception()
@@ -231,4 +233,6 @@ def _chat_done(hub: Hub, client: Client, text: str, done: asyncio.Future[ChatOut
     if outcome.error is not None:
         hub.send(client, error_frame(outcome.error))
         return
+    if outcome.warnings:
+        hub.send(client, compliance_warning_frame(outcome.message_id, outcome.warnings))
     hub.behaviour(client, EventType.CHAT, text=text)

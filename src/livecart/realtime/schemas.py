@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
 from livecart.core.errors import DomainError
 from livecart.core.schemas import InputModel
+
+if TYPE_CHECKING:
+    from livecart.supervision.schemas import FieldHit
 
 Frame = dict[str, Any]
 
@@ -52,6 +56,19 @@ class FrameTooLarge(DomainError):
 def error_frame(error: DomainError) -> Frame:
     """An `error` frame with the same body as an HTTP error."""
     return {"type": "error", **error.to_dict()}
+
+
+def compliance_warning_frame(message_id: int | None, hits: Sequence[FieldHit]) -> Frame:
+    """To a host only: their message was shown, but these words break a warn-only compliance
+    rule (each hit: rule_id, category, text, start, end, reason)."""
+    return {
+        "type": "compliance_warning",
+        "message_id": message_id,
+        "hits": [
+            hit.model_dump(include={"rule_id", "category", "text", "start", "end", "reason"})
+            for hit in hits
+        ],
+    }
 
 
 def like_frame(count: int, total: int) -> Frame:

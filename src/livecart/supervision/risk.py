@@ -58,8 +58,8 @@ SIGNALS: tuple[Signal, ...] = (
         8,
         10,
         "compliance rule hits (90 days): refused host chat, scripts and product texts (each "
-        "blocking rule once), and warn hits of accepted product texts and anchor scripts (once "
-        "per subject, field, rule and words)",
+        "blocking rule once), and warn hits of accepted product texts, anchor scripts and "
+        "hosts' chat (once per subject, field, rule and words)",
     ),
     Signal(
         "price_truth",

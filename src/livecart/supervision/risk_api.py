@@ -295,7 +295,7 @@ async def triage(
         "Each signal gives weight x min(value / saturation, 1) points (90 days): return_rate, "
         "complaint_rate, reports, overturn_alerts (every session of the anchor), warnings, "
         "compliance_hits (refused host chat, scripts and product texts, warn hits of product "
-        "texts and anchor scripts), "
+        "texts, anchor scripts and host chat), "
         "price_truth (refused 'original price' claims and flash prices), bot_activity "
         "(bot-like accounts in the anchor's sessions, from `livecart risk detect-bots`). "
         "Each contribution's `detail` says what its value counts; they add up to `score` "

@@ -132,7 +132,7 @@ async def record_product_warnings(
     )
 
 
-async def record_script_warnings(
+async def record_anchor_warnings(
     session: AsyncSession,
     *,
     clock: Clock,
@@ -140,9 +140,10 @@ async def record_script_warnings(
     anchor_id: int,
     session_id: int,
 ) -> int:
-    """Keep the warn-only hits of a saved anchor script as risk signals of its author, once
-    per author, session, rule and words (saving the same script again adds nothing). Returns
-    the rows added."""
+    """Keep the warn-only hits of a host's saved script or shown chat message as risk
+    signals of their author, once per author, session, kind of text, rule and words (saving
+    the same script again, or saying the same words again, adds nothing). Returns the rows
+    added."""
     return await _record_warnings(
         session, clock=clock, hits=hits, subject={"anchor_id": anchor_id, "session_id": session_id}
     )

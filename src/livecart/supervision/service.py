@@ -45,7 +45,7 @@ from livecart.supervision.schemas import (
     SelectionStatus,
 )
 
-__all__ = ["Lexicon", "chat_refusal", "check_fields", "field_warnings", "load_lexicon"]
+__all__ = ["Lexicon", "chat_check", "check_fields", "field_warnings", "load_lexicon"]
 
 
 def _field_hits(fields: Sequence[tuple[str, ScanKind, str]], *, lexicon: Lexicon) -> list[FieldHit]:
@@ -80,13 +80,14 @@ def field_warnings(
     return _field_hits(fields, lexicon=lexicon)
 
 
-def chat_refusal(text: str, *, lexicon: Lexicon) -> ComplianceBlocked | None:
-    """The error for a host's chat message that breaks a blocking rule (kind `chat`), or None."""
+def chat_check(text: str, *, lexicon: Lexicon) -> tuple[ComplianceBlocked | None, list[FieldHit]]:
+    """A host's chat message scanned once (kind `chat`): the error when it breaks a blocking
+    rule (and no warnings), else None and its warn-only hits."""
     try:
-        check_fields([("text", "chat", text)], lexicon=lexicon)
+        hits = check_fields([("text", "chat", text)], lexicon=lexicon)
     except ComplianceBlocked as refused:
-        return refused
-    return None
+        return refused, []
+    return None, [hit for hit in hits if hit.action == "warn"]
 
 
 # ---------------------------------------------------------------- qualifications and selection (E)
@@ -727,13 +728,13 @@ from livecart.supervision.risk_signals import (  # noqa: E402
 )
 from livecart.supervision.risk_signals import keep_refusal as keep_refusal  # noqa: E402
 from livecart.supervision.risk_signals import (  # noqa: E402
+    record_anchor_warnings as record_anchor_warnings,
+)
+from livecart.supervision.risk_signals import (  # noqa: E402
     record_chat_refusal as record_chat_refusal,
 )
 from livecart.supervision.risk_signals import (  # noqa: E402
     record_product_warnings as record_product_warnings,
-)
-from livecart.supervision.risk_signals import (  # noqa: E402
-    record_script_warnings as record_script_warnings,
 )
 from livecart.supervision.sanctions import Standing as Standing  # noqa: E402
 from livecart.supervision.sanctions import appeal_sanction as appeal_sanction  # noqa: E402

@@ -1,4 +1,7 @@
 // The anchor console: pin and unpin, chat with moderation, slow mode, a live viewers chart.
+// A host's own message with words a compliance rule warns about is shown to the room; only the
+// host is told (a `compliance_warning` frame): the words and the rule's reason, in amber, and
+// the line is marked.
 import { api, el, explain } from "./api.js";
 import { connectSession } from "./socket.js";
 
@@ -7,9 +10,10 @@ const $ = (id) => document.getElementById(id);
 const chatList = $("chat");
 const flash = document.querySelector(".flash-slot");
 
-function say(message, isError = false) {
+/** Show a message above the console; tone "" (done), "error" or "warn". */
+function say(message, tone = "") {
   flash.textContent = message;
-  flash.className = `flash-slot flash${isError ? " error" : ""}`;
+  flash.className = `flash-slot flash${tone ? ` ${tone}` : ""}`;
   flash.hidden = false;
 }
 
@@ -17,7 +21,7 @@ async function call(method, path, body) {
   try {
     return await api(method, path, body);
   } catch (error) {
-    say(explain(error), true);
+    say(explain(error), "error");
     throw error;
   }
 }
@@ -54,6 +58,14 @@ $("slow-mode").addEventListener("change", (event) => {
   moderate({ action: "slow_mode", seconds: Number(event.target.value) });
 });
 
+const warned = new Map(); // message id -> the warned words, for lines not shown yet
+
+function markWarned(line) {
+  if (!line || !warned.has(Number(line.dataset.id))) return;
+  line.classList.add("warned");
+  line.title = `Compliance warning: ${warned.get(Number(line.dataset.id))}`;
+}
+
 function addChat(message) {
   const userId = message.user ? message.user.id : null;
   const own = userId === data.you;
@@ -69,6 +81,7 @@ function addChat(message) {
   chatList.append(el("li", { dataset: { id: message.id } },
     el("span", { class: "text" }, el("strong", {}, message.user ? message.user.name : "—"), " ", message.text),
     ...tools));
+  markWarned(chatList.lastElementChild);
   while (chatList.children.length > 300) chatList.firstElementChild.remove();
   chatList.scrollTop = chatList.scrollHeight;
 }
@@ -120,6 +133,15 @@ const live = connectSession(data.session_id, {
   pin(frame) { markPinned(frame.product.id); },
   unpin() { markPinned(null); },
   status(frame) { if (frame.status === "ended") say("This live has ended."); },
-  error(frame) { say((frame.error && frame.error.message) || "Something went wrong.", true); },
+  error(frame) { say((frame.error && frame.error.message) || "Something went wrong.", "error"); },
+  compliance_warning(frame) {
+    const hits = frame.hits || [];
+    const words = [...new Set(hits.map((hit) => `“${hit.text}”`))].join(", ");
+    const reasons = [...new Set(hits.map((hit) => hit.reason))].join(" ");
+    say(`Shown, with a warning about ${words}: ${reasons}`, "warn");
+    // The warning comes at once, the room's copy of the line with the next batch.
+    warned.set(frame.message_id, words);
+    markWarned(chatList.querySelector(`li[data-id="${CSS.escape(String(frame.message_id))}"]`));
+  },
 });
 window.addEventListener("load", () => { if (points.length) plot(points[points.length - 1][1]); });
