@@ -3,7 +3,9 @@
 Built through the services on the live server's database: on top of `build_world` (the brand
 Lumen Tea, its product, the anchor's live session), three paid orders of which two are
 complained about, two consumer reports about those orders (actioned), two from the live
-session (new; they also raise an overturn alert), and service tickets of Lumen Tea and of a second brand with known timings.
+session (new; they also raise an overturn alert), service tickets of Lumen Tea and of a second
+brand with known timings, and the product's description edited by its merchant with a word
+the compliance lexicon warns about (accepted, kept as a hit of the product and its brand).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from livecart.supervision.risk_schemas import (
 )
 from tests.e2e.world import World, build_world, place_order
 from tests.support import make_user
+
+WARNED_DESCRIPTION = "Spring harvest, the perfect gift for tea lovers."
 
 # Written in Chinese on purpose: the screenshot shows whether CJK text renders.
 REPORT_TEXTS = {
@@ -180,6 +184,25 @@ async def build_risk_world(container: Container) -> RiskWorld:
             container, world, reporter_id=world.bob_id, kind=ReportKind.misrepresentation
         ),
     ]
+    async with container.uow() as uow:
+        merchant = await accounts.load_identity(uow.session, world.merchant_id)
+        product = await catalog.update_product(
+            uow.session,
+            clock=container.clock,
+            lexicon=container.lexicon,
+            actor=merchant,
+            product_id=world.product_id,
+            description=WARNED_DESCRIPTION,
+        )
+        # As PATCH /products/{id} does after the edit.
+        await supervision.record_product_warnings(
+            uow.session,
+            clock=container.clock,
+            hits=product.compliance_warnings,
+            brand_id=product.brand_id,
+            product_id=product.id,
+        )
+        await uow.commit()
     async with container.uow() as uow:
         other = await catalog.create_brand(
             uow.session,

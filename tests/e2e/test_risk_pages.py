@@ -12,7 +12,12 @@ from playwright.sync_api import BrowserContext, Page, expect
 from livecart.accounts import service as accounts
 from livecart.bootstrap import Container
 from livecart.supervision import service as supervision
-from livecart.supervision.risk_schemas import AlertOut, RiskScoreOut, RiskSubject
+from livecart.supervision.risk_schemas import (
+    AlertOut,
+    ComplianceHitOut,
+    RiskScoreOut,
+    RiskSubject,
+)
 from tests.conftest import LiveServer
 from tests.e2e.conftest import login, on_server_db, screenshot
 from tests.e2e.risk_world import REPORT_TEXTS, RiskWorld, build_risk_world
@@ -39,6 +44,25 @@ def computed_scores(server: LiveServer, subjects: list[Subject]) -> dict[Subject
                 )
                 for kind, subject_id in subjects
             }
+
+    return on_server_db(server, work)
+
+
+def computed_hits(
+    server: LiveServer, subjects: list[Subject]
+) -> dict[Subject, list[ComplianceHitOut]]:
+    """The services' newest compliance hits of the subjects, as the review queue lists them."""
+
+    async def work(container: Container) -> dict[Subject, list[ComplianceHitOut]]:
+        async with container.uow() as uow:
+            now = container.clock.now()
+            found = {}
+            for kind, subject_id in subjects:
+                hits = await supervision.recent_compliance_hits(
+                    uow.session, subject_kind=kind, subject_ids=[subject_id], now=now
+                )
+                found[(kind, subject_id)] = hits.get(subject_id, [])
+            return found
 
     return on_server_db(server, work)
 
@@ -117,8 +141,13 @@ def check_scores(page: Page, scores: dict[Subject, RiskScoreOut]) -> None:
         )
 
 
-def check_review_queue(page: Page, scores: dict[Subject, RiskScoreOut]) -> list[RiskScoreOut]:
-    """Subjects at review or act, highest first, each with its top signal and a sanction form."""
+def check_review_queue(
+    page: Page,
+    scores: dict[Subject, RiskScoreOut],
+    hits: dict[Subject, list[ComplianceHitOut]],
+) -> list[RiskScoreOut]:
+    """Subjects at review or act, highest first, each with its top signal, its newest
+    compliance hits and a sanction form."""
     queued = [s for s in ordered(scores) if s.level in ("review", "act")]
     rows = page.locator("table[data-testid=review-queue] tbody tr")
     expect(rows).to_have_count(len(queued))
@@ -131,6 +160,14 @@ def check_review_queue(page: Page, scores: dict[Subject, RiskScoreOut]) -> list[
         cell = row.locator("[data-cell=top-signal]")
         expect(cell).to_have_attribute("data-signal", top.signal)
         expect(cell).to_contain_text(f"{top.signal}: {round(top.contribution, 1)} of")
+        listed = row.locator("[data-cell=hits] li")
+        kept = hits[(score.subject_kind, score.subject_id)]
+        expect(listed).to_have_count(len(kept))
+        for item, hit in zip(listed.all(), kept, strict=True):
+            expect(item).to_have_attribute("data-action", hit.action)
+            expect(item).to_have_attribute("data-rule", hit.rule_id)
+            expect(item).to_contain_text(f"“{hit.excerpt}”")
+            expect(item).to_contain_text(hit.source)
         expect(row.locator("form[data-api='POST /api/v1/supervision/sanctions']")).to_have_count(1)
         expect(row.locator("input[name=subject_kind]")).to_have_value(score.subject_kind)
         expect(row.locator("input[name=subject_id]")).to_have_value(str(score.subject_id))
@@ -156,7 +193,14 @@ def test_risk_dashboard_shows_the_services_scores_and_acts_from_the_review_queue
     login(page, live_server, world.operator_id, "/operator/risk")
 
     check_scores(page, scores)
-    queued = check_review_queue(page, scores)
+    hits = computed_hits(live_server, subjects)
+    # The product's description was accepted with a warning about "perfect": the product's
+    # and its brand's rows list it.
+    for subject in queued_by_seed:
+        assert [(h.action, h.rule_id, h.excerpt, h.source) for h in hits[subject]] == [
+            ("warn", "superlative_claims", "perfect", "product_description")
+        ], hits[subject]
+    queued = check_review_queue(page, scores, hits)
     assert {(s.subject_kind, s.subject_id) for s in queued} >= {
         ("brand", world.brand_id),
         ("product", world.product_id),
@@ -204,7 +248,7 @@ def test_risk_dashboard_shows_the_services_scores_and_acts_from_the_review_queue
     after = computed_scores(live_server, subjects)
     assert after[("product", world.product_id)].score > before.score
     check_scores(page, after)
-    check_review_queue(page, after)
+    check_review_queue(page, after, computed_hits(live_server, subjects))
 
     # Consumers and merchants are kept out.
     merchant = new_context().new_page()

@@ -29,6 +29,7 @@ from livecart.supervision.models import (
     Sanction,
 )
 from livecart.supervision.risk_schemas import (
+    ComplianceHitOut,
     RiskContribution,
     RiskLevel,
     RiskScoreOut,
@@ -205,6 +206,26 @@ async def risk_score(
         session, subject_kind=subject_kind, subject_ids=[subject_id], since=now - WINDOW
     )
     return _score_of(subject_kind, subject_id, values[subject_id])
+
+
+async def recent_compliance_hits(
+    session: AsyncSession,
+    *,
+    subject_kind: RiskSubject,
+    subject_ids: Collection[int],
+    now: datetime,
+    per_subject: int = 5,
+) -> dict[int, list[ComplianceHitOut]]:
+    """The newest kept hits behind these subjects' compliance_hits and price_truth signals
+    (the score's window), at most per_subject each, newest first: what the operator reads
+    next to the score."""
+    return await risk_signals.recent_hits(
+        session,
+        subject_kind=subject_kind,
+        subject_ids=subject_ids,
+        since=now - WINDOW,
+        per_subject=per_subject,
+    )
 
 
 async def _subjects(

@@ -188,6 +188,19 @@ class RiskScoreOut(OutputModel):
     contributions: list[RiskContribution]
 
 
+class ComplianceHitOut(OutputModel):
+    """One kept compliance hit or price-truth violation of a subject (docs/supervision.md,
+    "Compliance hits and price-truth violations"): what was checked, whether it was refused
+    (`block`) or accepted with a warning (`warn`), the rule and the matched words."""
+
+    at: datetime
+    source: str
+    action: str
+    rule_id: str
+    excerpt: str
+    session_id: int | None
+
+
 class AlertOut(OutputModel):
     id: int
     session_id: int

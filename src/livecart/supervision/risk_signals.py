@@ -26,6 +26,7 @@ from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.core.errors import DomainError
 from livecart.supervision.models import BotFinding, ComplianceHit
+from livecart.supervision.risk_schemas import ComplianceHitOut
 from livecart.supervision.schemas import FieldHit
 
 PRICE_SOURCES = ("original_price", "flash_sale_price")
@@ -290,6 +291,14 @@ async def keep_refusal(
     return kept
 
 
+# The column of a kept hit naming each kind of subject.
+_HIT_SUBJECT = {
+    "brand": ComplianceHit.brand_id,
+    "product": ComplianceHit.product_id,
+    "anchor": ComplianceHit.anchor_id,
+}
+
+
 async def hits_by_subject(
     session: AsyncSession,
     *,
@@ -300,11 +309,7 @@ async def hits_by_subject(
 ) -> dict[int, int]:
     """Compliance hits (price=False) or price-truth violations (price=True) of each of these
     brands, products or anchors since a time (one grouped query; absent means none)."""
-    column = {
-        "brand": ComplianceHit.brand_id,
-        "product": ComplianceHit.product_id,
-        "anchor": ComplianceHit.anchor_id,
-    }[subject_kind]
+    column = _HIT_SUBJECT[subject_kind]
     sources = ComplianceHit.source.in_(PRICE_SOURCES)
     rows = await session.execute(
         select(column, func.count())
@@ -312,6 +317,30 @@ async def hits_by_subject(
         .group_by(column)
     )
     return {subject: count for subject, count in rows if subject is not None}
+
+
+async def recent_hits(
+    session: AsyncSession,
+    *,
+    subject_kind: str,
+    subject_ids: Collection[int],
+    since: datetime,
+    per_subject: int = 5,
+) -> dict[int, list[ComplianceHitOut]]:
+    """The newest kept hits (lexicon and price truth, refused and warned) of each of these
+    brands, products or anchors since a time, at most per_subject each, newest first (one
+    query; absent means none)."""
+    column = _HIT_SUBJECT[subject_kind]
+    rows = await session.execute(
+        select(column, ComplianceHit)
+        .where(column.in_(subject_ids), ComplianceHit.at >= since)
+        .order_by(ComplianceHit.at.desc(), ComplianceHit.id.desc())
+    )
+    found: dict[int, list[ComplianceHitOut]] = {}
+    for subject, hit in rows:
+        if subject is not None and len(found.setdefault(subject, [])) < per_subject:
+            found[subject].append(ComplianceHitOut.model_validate(hit))
+    return found
 
 
 async def bot_accounts_by_anchor(

@@ -721,6 +721,9 @@ from livecart.supervision.reports import file_report as file_report  # noqa: E40
 from livecart.supervision.reports import list_reports as list_reports  # noqa: E402
 from livecart.supervision.reports import triage_report as triage_report  # noqa: E402
 from livecart.supervision.risk import apply_thresholds as apply_thresholds  # noqa: E402
+from livecart.supervision.risk import (  # noqa: E402
+    recent_compliance_hits as recent_compliance_hits,
+)
 from livecart.supervision.risk import risk_score as risk_score  # noqa: E402
 from livecart.supervision.risk import risk_scores as risk_scores  # noqa: E402
 from livecart.supervision.risk_signals import (  # noqa: E402

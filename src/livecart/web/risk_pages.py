@@ -18,6 +18,7 @@ from livecart.core.http import UoW, container_of
 from livecart.supervision import service as supervision
 from livecart.supervision.risk_schemas import (
     SANCTION_SUBJECTS,
+    ComplianceHitOut,
     ReportStatus,
     RiskContribution,
     RiskScoreOut,
@@ -32,18 +33,22 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 # Subjects drawn in the chart and the score table (the review queue lists all at review/act).
 MAX_SHOWN = 30
 QUEUE_LEVELS = ("review", "act")
+# The newest compliance hits listed in a review-queue row.
+HITS_SHOWN = 5
 RISK_SUBJECTS: tuple[RiskSubject, ...] = ("brand", "product", "anchor")
 
 
 @dataclass(frozen=True)
 class QueueEntry:
-    """A subject at level review or act, what drives it and what may be done to it."""
+    """A subject at level review or act, what drives it (its top signal and the newest
+    compliance hits behind its score, refused and warned) and what may be done to it."""
 
     score: RiskScoreOut
     name: str
     top: RiskContribution
     sanction_kinds: list[str]
     link: str | None
+    hits: list[ComplianceHitOut]
 
 
 def sanction_kinds_for(subject_kind: RiskSubject) -> list[str]:
@@ -103,6 +108,17 @@ async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response
     for kind in RISK_SUBJECTS:
         scores.extend(await supervision.risk_scores(uow.session, subject_kind=kind, now=now))
     scores.sort(key=lambda s: (-s.score, s.subject_kind, s.subject_id))
+    queued = [score for score in scores if score.level in QUEUE_LEVELS]
+    hits = {
+        kind: await supervision.recent_compliance_hits(
+            uow.session,
+            subject_kind=kind,
+            subject_ids=[s.subject_id for s in queued if s.subject_kind == kind],
+            now=now,
+            per_subject=HITS_SHOWN,
+        )
+        for kind in RISK_SUBJECTS
+    }
     review = [
         QueueEntry(
             score=score,
@@ -116,9 +132,9 @@ async def risk_dashboard(request: Request, user: PageUser, uow: UoW) -> Response
             top=top_signal(score),
             sanction_kinds=sanction_kinds_for(score.subject_kind),
             link=_link(score.subject_kind, score.subject_id),
+            hits=hits[score.subject_kind].get(score.subject_id, []),
         )
-        for score in scores
-        if score.level in QUEUE_LEVELS
+        for score in queued
     ]
     context = {
         "alerts": await supervision.recent_alerts(uow.session, limit=20),
