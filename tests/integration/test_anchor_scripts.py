@@ -117,6 +117,17 @@ async def test_blocked_scripts_are_refused_with_rules_and_lines_and_not_stored(
     ]
     assert {k.session_id for k in kept} == {world.session_id}
     assert await _compliance_value(client, operator, world.anchor_id) == 4
+    # The operator reads the same rows behind the score, newest first; the anchor may not.
+    hits_url = f"{API}/supervision/risk/anchor/{world.anchor_id}/hits"
+    r = await client.get(hits_url, headers=operator)
+    assert r.status_code == 200, r.text
+    assert [(h["source"], h["action"], h["rule_id"], h["excerpt"]) for h in r.json()] == [
+        (k.source, k.action, k.rule_id, k.excerpt) for k in reversed(kept)
+    ]
+    assert {h["session_id"] for h in r.json()} == {world.session_id}
+    r = await client.get(hits_url, params={"limit": 1}, headers=operator)
+    assert [h["excerpt"] for h in r.json()] == [kept[-1].excerpt]
+    assert (await client.get(hits_url, headers=anchor)).status_code == 403
 
     # A co-host's refused script counts for the co-host, not for the session's anchor.
     cohost_id = await _add_cohost(container, world)

@@ -25,6 +25,7 @@ from livecart.supervision.risk_schemas import (
     AppealIn,
     AppealStatus,
     AuditOut,
+    ComplianceHitOut,
     LiftIn,
     ReportIn,
     ReportOut,
@@ -312,3 +313,32 @@ async def risk(
     return await service.risk_score(
         uow.session, subject_kind=subject_kind, subject_id=subject_id, now=container.clock.now()
     )
+
+
+@router.get(
+    "/risk/{subject_kind}/{subject_id}/hits",
+    response_model=list[ComplianceHitOut],
+    summary="The compliance hits behind a subject's risk score, newest first (operator)",
+    description=(
+        "The kept rows of the compliance_hits and price_truth signals in the score's window "
+        "(90 days): refused (`block`) and accepted with a warning (`warn`) texts and price "
+        "claims, with what was checked (`source`), the rule, the matched words (`excerpt`, "
+        "never the whole text) and the session. At most `limit`."
+    ),
+)
+async def risk_hits(
+    subject_kind: RiskSubject,
+    subject_id: int,
+    actor: Operator,
+    uow: UoW,
+    container: ContainerDep,
+    limit: Limit = 100,
+) -> list[ComplianceHitOut]:
+    found = await service.recent_compliance_hits(
+        uow.session,
+        subject_kind=subject_kind,
+        subject_ids=[subject_id],
+        now=container.clock.now(),
+        per_subject=limit,
+    )
+    return found.get(subject_id, [])
