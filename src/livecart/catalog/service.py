@@ -658,6 +658,24 @@ async def sku_stocks(session: AsyncSession, product_ids: Iterable[int]) -> list[
     return list(await session.scalars(select(Sku.stock).where(Sku.product_id.in_(ids))))
 
 
+async def sku_price_lows(
+    session: AsyncSession, product_ids: Iterable[int]
+) -> list[tuple[int, int]]:
+    """(price now, lowest price ever) of every SKU in stock of these products, minor units (a
+    "lowest price ever" claim in chat or a script is checked against them). The lowest is of
+    every price the SKU's history records and the price now (one grouped query)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Sku.price, func.min(PriceHistory.new_price))
+        .outerjoin(PriceHistory, PriceHistory.sku_id == Sku.id)
+        .where(Sku.product_id.in_(ids), Sku.stock > 0)
+        .group_by(Sku.id, Sku.price)
+    )
+    return [(price, price if low is None else min(price, low)) for price, low in rows]
+
+
 async def sku_snapshots(
     session: AsyncSession, sku_ids: Iterable[int], *, now: datetime | None = None
 ) -> dict[int, SkuSnapshot]:

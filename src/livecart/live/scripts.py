@@ -24,14 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Identity
-from livecart.catalog import service as catalog
 from livecart.core.clock import Clock
-from livecart.core.errors import PermissionDenied
+from livecart.core.errors import DomainError, PermissionDenied
 from livecart.live.access import is_host, is_staff, load_session
+from livecart.live.claims import Check, claim_checks
 from livecart.live.errors import NotRoomStaff, ScriptChanged, SessionEnded, SessionNotFound
 from livecart.live.models import SessionScript
 from livecart.live.schemas import PersonOut, SaleUnits, ScriptHit, ScriptOut, SessionStatus
-from livecart.supervision import scarcity
 from livecart.supervision import service as supervision
 from livecart.supervision.errors import ComplianceBlocked
 from livecart.supervision.schemas import FieldHit
@@ -60,13 +59,11 @@ def _dumped(hits: Iterable[FieldHit]) -> list[dict[str, Any]]:
     return [hit.model_dump() for hit in hits]
 
 
-def _scarcity_refusal(text: str, stocks: list[int]) -> scarcity.ScarcityClaimFalse | None:
+def _line_refusal(text: str, check: Check) -> DomainError | None:
     # Line by line, so the refusal can say where the claim is.
     offset = 0
     for number, line in enumerate(text.split("\n"), start=1):
-        refused = scarcity.scarcity_refusal(
-            line, stocks=stocks, field=SCRIPT_FIELD, kind="anchor_script"
-        )
+        refused = check(line)
         if refused is not None:
             details = refused.details or {}
             claimed = str(details.get("text", ""))
@@ -167,11 +164,17 @@ async def save_script(
         details["hits"] = located(text, details.get("hits", []))
         refused.details = details
         raise
-    if scarcity.parse_claims(text):
-        stocks = await catalog.sku_stocks(session, [item.product_id for item in live.showcase])
-        if sale_units is not None:  # a claim about a flash sale may be true of it
-            stocks += await sale_units(session, live.id)
-        fake = _scarcity_refusal(text, stocks)
+    checks = await claim_checks(
+        session,
+        text=text,
+        product_ids=[item.product_id for item in live.showcase],
+        session_id=live.id,
+        sale_units=sale_units,
+        field=SCRIPT_FIELD,
+        kind="anchor_script",
+    )
+    for check in checks:
+        fake = _line_refusal(text, check)
         if fake is not None:
             raise fake
     current = await session.scalar(

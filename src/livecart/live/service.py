@@ -25,6 +25,7 @@ from livecart.core.errors import DomainError, NotFound, PermissionDenied
 from livecart.live.access import is_host as _is_host
 from livecart.live.access import is_staff as _is_staff
 from livecart.live.access import load_session as _session
+from livecart.live.claims import claim_checks
 from livecart.live.errors import (
     BadModeration,
     Banned,
@@ -74,7 +75,6 @@ from livecart.live.schemas import (
     StatisticsOut,
 )
 from livecart.realtime.broker import session_channel
-from livecart.supervision import scarcity
 from livecart.supervision import service as supervision
 from livecart.supervision.schemas import FieldHit
 
@@ -893,19 +893,24 @@ async def post_chats(
                 )
                 outcomes.append(ChatOutcome(None, None, refused))
                 continue
-            if scarcity.parse_claims(post.text):  # "only 3 left": against the real stock
-                on_show = [live.pinned_product_id] if live.pinned_product_id else []
-                on_show = on_show or [item.product_id for item in live.showcase]
-                stocks = await catalog.sku_stocks(session, on_show)
-                if sale_units is not None:  # a claim about a flash sale may be true of it
-                    stocks += await sale_units(session, live.id)
-                fake = scarcity.scarcity_refusal(post.text, stocks=stocks, field="chat")
-                if fake is not None:
-                    await supervision.record_chat_refusal(
-                        session, now=now, refused=fake, anchor_id=post.actor.id, session_id=live.id
-                    )
-                    outcomes.append(ChatOutcome(None, None, fake))
-                    continue
+            # Claims about the goods on show: the pinned product, else the showcase.
+            on_show = [live.pinned_product_id] if live.pinned_product_id else []
+            checks = await claim_checks(
+                session,
+                text=post.text,
+                product_ids=on_show or [item.product_id for item in live.showcase],
+                session_id=live.id,
+                sale_units=sale_units,
+                field="chat",
+                kind="chat",
+            )
+            fake = next((e for e in (check(post.text) for check in checks) if e), None)
+            if fake is not None:
+                await supervision.record_chat_refusal(
+                    session, now=now, refused=fake, anchor_id=post.actor.id, session_id=live.id
+                )
+                outcomes.append(ChatOutcome(None, None, fake))
+                continue
             if warnings:
                 warned[len(outcomes)] = warnings
         error: DomainError | None = None

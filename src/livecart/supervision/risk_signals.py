@@ -174,6 +174,13 @@ async def record_chat_refusal(
             )
 
 
+# The refusals that are risk signals: of a text's words (one row per blocking hit) and of a
+# price claim (one row).
+TEXT_REFUSALS = ("compliance_blocked", "scarcity_claim_false", "price_claim_false")
+PRICE_REFUSALS = ("original_price_not_supported", "price_not_lowest")
+KEPT_REFUSALS = frozenset((*TEXT_REFUSALS, *PRICE_REFUSALS))
+
+
 async def _record_refusal(
     session: AsyncSession,
     *,
@@ -211,13 +218,13 @@ async def _record_refusal(
         "anchor_id": anchor_id,
         "session_id": session_id,
     }
-    if refused.code in ("compliance_blocked", "scarcity_claim_false"):
+    if refused.code in TEXT_REFUSALS:
         rows = [
             _hit_row(hit, at=now, **place)
             for hit in details.get("hits", [])
             if hit.get("action") == "block"
         ]
-    elif refused.code in ("original_price_not_supported", "price_not_lowest"):
+    elif refused.code in PRICE_REFUSALS:
         source = (
             "original_price"
             if refused.code == "original_price_not_supported"
@@ -244,17 +251,6 @@ async def _record_refusal(
     return len(rows)
 
 
-# The refusals that are risk signals (each kept as one or more compliance hits).
-KEPT_REFUSALS = frozenset(
-    {
-        "compliance_blocked",
-        "scarcity_claim_false",
-        "original_price_not_supported",
-        "price_not_lowest",
-    }
-)
-
-
 async def keep_refusal(
     request: UnitOfWork,
     new_unit_of_work: Callable[[], UnitOfWork],
@@ -267,9 +263,8 @@ async def keep_refusal(
     session_id: int | None = None,
     anchor_id: int | None = None,
 ) -> int:
-    """For a route whose request was refused: if the refusal is a risk signal (a text or banner,
-    `compliance_blocked`, `scarcity_claim_false`; a price claim, `original_price_not_supported`,
-    `price_not_lowest`), roll the request's unit of work back and record it in one of its own;
+    """For a route whose request was refused: if the refusal is a risk signal (KEPT_REFUSALS),
+    roll the request's unit of work back and record it in one of its own;
     returns the rows kept (0 for any other refusal, which leaves the request alone). The
     subject is resolved from the SKU (product and brand), the product (brand) and the session
     (its anchor, unless `anchor_id` names the author, e.g. a co-host's refused script)."""
