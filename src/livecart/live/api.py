@@ -356,7 +356,10 @@ async def get_script(
         "`line` and `column`) and nothing is stored; warn-only hits are stored with the script "
         'and returned in `compliance_warnings`. A claimed remaining quantity ("only 3 left") '
         "below the stock of every SKU in the showcase and the units left in every open flash "
-        "sale of the session gives 422 `scarcity_claim_false` (with `line`). A refused save "
+        "sale of the session gives 422 `scarcity_claim_false` (with `line`); a claimed lowest "
+        'price ever ("lowest price ever", "历史新低") while every SKU in stock of the showcase '
+        "has been cheaper, and no flash sale of the session is open, 422 `price_claim_false` "
+        "(with `line`, `price`, `lowest`). A refused save "
         "is kept as a compliance hit of its author for the risk score. "
         "403 `not_host` for anyone but the session's anchor and co-hosts, 403 "
         "`anchor_suspended` / `room_suspended` under a sanction, 409 `session_ended` "

@@ -4,8 +4,10 @@ The session's anchor and co-hosts write the script; the room's staff (moderators
 operators read it; viewers never see it. Each save is scanned by the compliance lexicon with
 kind `anchor_script`: a blocking hit refuses the save (`compliance_blocked`, nothing stored),
 warn-only hits are stored with the version. A claimed remaining quantity ("only 3 left",
-"仅剩最后5件") is checked against the stock of the session's showcase, like a host's chat
-(`scarcity_claim_false`). Every hit carries its line and column in the script.
+"仅剩最后5件") is checked against the stock of the session's showcase, and a claimed lowest
+price ever ("lowest price ever", "历史新低") against its price history, like a host's chat
+(`scarcity_claim_false`, `price_claim_false`; `live.claims`). Every hit carries its line and
+column in the script.
 
 Each save adds a version; the highest is the current script and the last `KEEP_VERSIONS` are
 kept. The API route keeps a refused save as a risk signal of its author
@@ -145,9 +147,10 @@ async def save_script(
 
     Refused with 403 `anchor_suspended` / `room_suspended` while such a sanction holds, with
     422 `compliance_blocked` (every hit, with line and column) or
-    `scarcity_claim_false` (a claimed quantity below the showcase's stock), and nothing is
-    stored; warn-only hits are stored with the version, returned, and kept as risk signals of
-    the author (once per rule and words in the session)."""
+    `scarcity_claim_false` (a claimed quantity below the showcase's stock) or
+    `price_claim_false` (the lowest price ever, when the showcase's SKUs have been cheaper),
+    and nothing is stored; warn-only hits are stored with the version, returned, and kept as
+    risk signals of the author (once per rule and words in the session)."""
     live = await load_session(session, session_id)
     if not is_host(actor, live):
         raise PermissionDenied(
