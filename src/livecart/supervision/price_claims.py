@@ -15,11 +15,11 @@ lexicon's `absolute_terms` and `fake_discount` rules cover it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from livecart.core.errors import InvalidInput
+from livecart.supervision.scarcity import normalise
 
 RULE_ID = "fake_discount"
 
@@ -55,15 +55,9 @@ _PATTERNS = [
 ]
 
 
-def _normalise(text: str) -> str:
-    # Full-width letters to ASCII, zero-width characters gone (like the scanner).
-    folded = unicodedata.normalize("NFKC", text)
-    return re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", folded)
-
-
 def parse_claims(text: str) -> list[Claim]:
     """The lowest-price claims of a text, in the order they appear (none: [])."""
-    normal = _normalise(text)
+    normal = normalise(text)
     found: dict[int, Claim] = {}
     for pattern in _PATTERNS:
         for match in pattern.finditer(normal):

@@ -121,15 +121,16 @@ def _number(text: str) -> int | None:
     return _zh_number(text)
 
 
-def _normalise(text: str) -> str:
-    # Full-width digits and letters to ASCII, zero-width characters gone (like the scanner).
+def normalise(text: str) -> str:
+    """The text claims are looked for in: full-width digits and letters as ASCII, zero-width
+    characters gone (like the scanner); also used by `price_claims`."""
     folded = unicodedata.normalize("NFKC", text)
     return re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", folded)
 
 
 def parse_claims(text: str) -> list[Claim]:
     """The remaining quantities the text claims, in the order they appear (none: [])."""
-    normal = _normalise(text)
+    normal = normalise(text)
     found: dict[int, Claim] = {}
     for pattern in _PATTERNS:
         for match in pattern.finditer(normal):
