@@ -326,15 +326,26 @@ async def recent_hits(
     brands, products or anchors since a time, at most per_subject each, newest first (one
     query; absent means none)."""
     column = _HIT_SUBJECT[subject_kind]
-    rows = await session.execute(
-        select(column, ComplianceHit)
+    # Numbered per subject in the database, so a subject with many rows sends only its newest.
+    place = (
+        func.row_number()
+        .over(partition_by=column, order_by=(ComplianceHit.at.desc(), ComplianceHit.id.desc()))
+        .label("place")
+    )
+    ranked = (
+        select(ComplianceHit.id, column.label("subject"), place)
         .where(column.in_(subject_ids), ComplianceHit.at >= since)
-        .order_by(ComplianceHit.at.desc(), ComplianceHit.id.desc())
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.subject, ComplianceHit)
+        .join(ranked, ranked.c.id == ComplianceHit.id)
+        .where(ranked.c.place <= per_subject)
+        .order_by(ranked.c.subject, ranked.c.place)
     )
     found: dict[int, list[ComplianceHitOut]] = {}
     for subject, hit in rows:
-        if subject is not None and len(found.setdefault(subject, [])) < per_subject:
-            found[subject].append(ComplianceHitOut.model_validate(hit))
+        found.setdefault(subject, []).append(ComplianceHitOut.model_validate(hit))
     return found
 
 
