@@ -20,6 +20,15 @@ def test_a_cached_token_still_expires_and_keeps_its_kind() -> None:
     assert cache.read(token, secret=SECRET, now=NOW + timedelta(minutes=11)) is None
 
 
+def test_times_are_the_platform_clocks_not_the_systems() -> None:
+    # Issued by a clock a day ahead of the system's (a test's frozen clock, a skewed worker):
+    # valid by that clock until it expires, whatever the system time says.
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    token = create_access_token(secret=SECRET, user_id=7, now=ahead, minutes=10)
+    assert TokenCache().read(token, secret=SECRET, now=ahead) == 7
+    assert TokenCache().read(token, secret=SECRET, now=ahead + timedelta(minutes=11)) is None
+
+
 def test_bad_tokens_are_refused_and_not_remembered() -> None:
     cache = TokenCache()
     token = create_access_token(secret=SECRET, user_id=7, now=NOW, minutes=10)
