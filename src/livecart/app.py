@@ -94,6 +94,10 @@ def start_jobs(container: Container) -> None:
         partial(marketing_service.run_stage_job, container.uow, clock=container.clock),
         "marketing-stages",
     )
+    if container.outbox is not None:
+        container.every(
+            settings.marketing_email_seconds, container.outbox.deliver, "marketing-email"
+        )
     container.every(
         settings.risk_job_seconds,
         partial(

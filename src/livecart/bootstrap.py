@@ -27,6 +27,8 @@ from livecart.flashsale.service import (
 )
 from livecart.flashsale.stock import MemoryStockStore, RedisStockStore, StockStore
 from livecart.insights.willbuy_live import WillBuyModels
+from livecart.marketing.delivery import Outbox
+from livecart.marketing.mail import mailer_from
 from livecart.realtime.broker import Broker, InMemoryBroker
 from livecart.realtime.hub import Hub
 from livecart.realtime.redis_broker import RedisBroker
@@ -73,6 +75,8 @@ class Container:
     flash: FlashRuntime = field(init=False)
     # The newest will-buy model on disk (None until one is trained); reloaded by a job.
     willbuy: WillBuyModels = field(init=False)
+    # Marketing e-mail (None when LIVECART_SMTP_HOST is unset: e-mail campaigns are refused).
+    outbox: Outbox | None = field(init=False)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
@@ -153,6 +157,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         event_limits=KeyedBuckets(settings.events_client_burst, settings.events_client_per_seconds),
     )
     container.flash = build_flash(container)
+    mailer = mailer_from(settings)
+    container.outbox = Outbox(container.uow, mailer, clock) if mailer is not None else None
     container.willbuy = WillBuyModels(
         settings.willbuy_models_root,
         settings.event_log_dir,

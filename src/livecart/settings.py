@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # How often the e-mail job sends queued e-mails that are due (tries again what a mail
+    # server did not take; docs/marketing.md).
+    marketing_email_seconds: float = 60.0
     # How often the marketing stage job moves consumers between stages (docs/marketing.md).
     marketing_stages_seconds: float = 3600.0
     # How often the risk job looks for bot-like activity, scores every signalled brand,

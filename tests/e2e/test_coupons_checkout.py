@@ -45,7 +45,7 @@ def _coupon_and_cart(world: World) -> Callable[[Container], Awaitable[int]]:
                 clock=container.clock,
                 actor=operator,
                 campaign_id=campaign.id,
-                mailer=None,
+                outbox=None,
                 base_url="http://127.0.0.1",
                 audience=[alice.id],
             )

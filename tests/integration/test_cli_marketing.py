@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from livecart.accounts import service as accounts
@@ -18,7 +19,8 @@ from livecart.insights.portrait_query import parse_rule
 from livecart.marketing import service as marketing
 from livecart.marketing.schemas import Action, CampaignIn, SegmentIn
 from livecart.settings import Settings
-from tests.integration.test_marketing import BEAUTY_RULE, store_portrait
+from tests.conftest import free_port
+from tests.integration.test_marketing import BEAUTY_RULE, Inbox, store_portrait
 from tests.support import make_user
 
 runner = CliRunner()
@@ -54,8 +56,25 @@ async def _world(settings: Settings) -> dict[str, int]:
                     holdout_percent=25,
                 ),
             )
+            mail = await marketing.create_campaign(
+                uow.session,
+                clock=container.clock,
+                actor=operator,
+                data=CampaignIn(
+                    name="hello by e-mail",
+                    action=Action.email,
+                    segment_id=segment.id,
+                    subject="hello",
+                    holdout_percent=25,
+                ),
+            )
             await uow.commit()
-        return {"segment": segment.id, "campaign": campaign.id, "opted_out": people[0]}
+        return {
+            "segment": segment.id,
+            "campaign": campaign.id,
+            "mail": mail.id,
+            "opted_out": people[0],
+        }
 
 
 def test_marketing_commands_report_json(tmp_path: Path) -> None:
@@ -112,3 +131,43 @@ def test_marketing_commands_report_json(tmp_path: Path) -> None:
     measured = json.loads(result.stdout)
     assert measured["status"] == "measured" and measured["outcome_source"] == "events"
     assert measured["conversion_uplift"]["estimate"] == 0.0  # nobody paid: an empty log
+
+
+def test_email_campaign_and_outbox_from_the_command_line(tmp_path: Path) -> None:
+    env = {"LIVECART_DATA_DIR": str(tmp_path / "var"), "LIVECART_DATABASE_URL": None}
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    made = asyncio.run(_world(Settings(data_dir=tmp_path / "var", database_url=None)))
+    mail = str(made["mail"])
+
+    # Without SMTP settings, e-mail is refused, with its code.
+    result = runner.invoke(app, ["marketing", "campaigns", "run", mail], env=env)
+    assert result.exit_code == 1 and "smtp_not_configured" in result.output
+    result = runner.invoke(app, ["marketing", "emails", "deliver"], env=env)
+    assert result.exit_code == 1 and "smtp_not_configured" in result.output
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        smtp = env | {"LIVECART_SMTP_HOST": "127.0.0.1", "LIVECART_SMTP_PORT": str(port)}
+        result = runner.invoke(app, ["marketing", "campaigns", "run", mail], env=smtp)
+        assert result.exit_code == 0, result.output
+        treated = int(result.output.split(" treated")[0].rsplit(" ", 1)[1])
+        assert 0 < treated < 7
+        assert f"e-mails by status: {treated} sent" in result.output
+        assert len(inbox.mails) == treated
+
+        result = runner.invoke(app, ["marketing", "campaigns", "list", "--json"], env=smtp)
+        assert result.exit_code == 0, result.output
+        by_id = {c["id"]: c for c in json.loads(result.stdout)}
+        assert by_id[made["mail"]]["emails_by_status"] == {"sent": treated}
+        assert by_id[made["campaign"]]["emails_by_status"] == {}
+
+        # Nothing is due: a round sends nothing more.
+        result = runner.invoke(app, ["marketing", "emails", "deliver", "--json"], env=smtp)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == {"sent": 0, "failed": 0, "retrying": 0, "cancelled": 0}
+        assert len(inbox.mails) == treated
+    finally:
+        controller.stop()

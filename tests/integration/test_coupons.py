@@ -70,7 +70,7 @@ async def coupon_campaign(
                 roles=frozenset({Role.operator}),
             ),
             campaign_id=campaign_id,
-            mailer=None,
+            outbox=None,
             base_url="http://testserver",
             audience=[p.id for p in people],
         )

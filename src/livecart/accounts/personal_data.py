@@ -501,6 +501,10 @@ COLUMNS: dict[str, dict[str, Handling]] = {
         "status": DELETE,
         "created_at": DELETE,
         "read_at": DELETE,
+        "attempts": DELETE,
+        "next_attempt_at": DELETE,
+        "sent_at": DELETE,
+        "last_error": DELETE,
     },
     # A consumer's coupons back their orders' discounts: kept with the orders, like payments.
     "coupons": {

@@ -277,6 +277,18 @@ async def active_user_ids(session: AsyncSession, user_ids: Collection[int]) -> s
     return set(rows)
 
 
+async def email_addresses(session: AsyncSession, user_ids: Collection[int]) -> dict[int, str]:
+    """The e-mail address of each active, not deleted account among these ids."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(User.id, User.email).where(
+            User.id.in_(set(user_ids)), User.is_active.is_(True), User.deleted_at.is_(None)
+        )
+    )
+    return {uid: email for uid, email in rows}
+
+
 async def opted_out_among(session: AsyncSession, user_ids: Collection[int]) -> set[int]:
     """The ids among these that must not get personalised content or targeted messages."""
     if not user_ids:

@@ -89,7 +89,7 @@ def is_sqlite(engine: AsyncEngine | Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-AfterCommit = Callable[[], Awaitable[None]]
+AfterCommit = Callable[[], Awaitable[object]]
 
 
 async def read_one_snapshot(session: AsyncSession) -> None:
@@ -157,6 +157,11 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()
         return self
+
+    def fresh(self) -> UnitOfWork:
+        """Another unit of work on the same database (for a side effect that records its
+        result after this one has committed)."""
+        return UnitOfWork(self._sessionmaker, publisher=self._publisher)
 
     async def commit(self) -> None:
         """Commit, then run the scheduled side effects; a failing side effect is logged only."""

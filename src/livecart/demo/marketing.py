@@ -124,7 +124,7 @@ async def seed_marketing(
             clock=clock,
             actor=operator,
             campaign_id=stage.id,
-            mailer=None,
+            outbox=None,
             base_url=container.settings.base_url,
             audience=consumer_ids,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -10,13 +10,13 @@ from livecart.accounts.dependencies import CurrentUser, Operator, OptionalUser
 from livecart.core.http import ContainerDep, UoW
 from livecart.insights.portrait_query import field_menu
 from livecart.marketing import coupons, service
-from livecart.marketing.mail import Mailer, mailer_from
 from livecart.marketing.recommendations import Recommendations
 from livecart.marketing.schemas import (
     CampaignIn,
     CampaignOut,
     CountOut,
     CouponOut,
+    DeliveryOut,
     FieldOut,
     InviteeOut,
     InviteIn,
@@ -31,23 +31,7 @@ from livecart.marketing.schemas import (
     StageRunOut,
 )
 
-if TYPE_CHECKING:
-    from livecart.bootstrap import Container
-
 router = APIRouter(tags=["marketing"])
-
-
-def mailer_of(container: Container) -> Mailer | None:
-    """The SMTP mailer of the settings, or None when LIVECART_SMTP_HOST is unset."""
-    s = container.settings
-    return mailer_from(
-        host=s.smtp_host,
-        port=s.smtp_port,
-        sender=s.smtp_from,
-        username=s.smtp_username,
-        password=s.smtp_password,
-        starttls=s.smtp_starttls,
-    )
 
 
 # ---------------------------------------------------------------- segments
@@ -223,11 +207,31 @@ async def run_campaign(
         clock=container.clock,
         actor=actor,
         campaign_id=campaign_id,
-        mailer=mailer_of(container),
+        outbox=container.outbox,
         base_url=container.settings.base_url,
     )
     await uow.commit()
     return out
+
+
+@router.post(
+    "/marketing/emails/deliver",
+    response_model=DeliveryOut,
+    summary="Send the queued e-mails that are due now (operator)",
+    description=(
+        "Campaign e-mails are queued with the campaign and sent after it commits; those a mail "
+        "server did not take are tried again by the e-mail job (LIVECART_MARKETING_EMAIL_SECONDS)"
+        ", up to 6 tries, and a permanent refusal (5xx) fails at once. This sends what is due "
+        "now, of one campaign (`campaign_id`) or all. 409 `smtp_not_configured` without "
+        "LIVECART_SMTP_HOST."
+    ),
+)
+async def deliver_emails(
+    actor: Operator, container: ContainerDep, campaign_id: int | None = None
+) -> DeliveryOut:
+    return await service.deliver_emails(
+        actor=actor, outbox=container.outbox, campaign_id=campaign_id
+    )
 
 
 @router.post(

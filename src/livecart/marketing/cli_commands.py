@@ -27,6 +27,8 @@ campaigns_app = typer.Typer(help="Campaigns, their holdouts and uplift.", no_arg
 app.add_typer(segments_app, name="segments")
 app.add_typer(stages_app, name="stages")
 app.add_typer(campaigns_app, name="campaigns")
+emails_app = typer.Typer(help="The e-mail outbox (SMTP).", no_args_is_help=True)
+app.add_typer(emails_app, name="emails")
 console = Console()
 errors = Console(stderr=True)
 
@@ -166,7 +168,7 @@ def campaigns_list(as_json: AsJson = False) -> None:
     if as_json:
         _echo(campaigns)
         return
-    table = Table("id", "name", "action", "status", "holdout %", "sent at")
+    table = Table("id", "name", "action", "status", "holdout %", "sent at", "e-mails")
     for c in campaigns:
         table.add_row(
             str(c.id),
@@ -175,6 +177,7 @@ def campaigns_list(as_json: AsJson = False) -> None:
             c.status.value,
             str(c.holdout_percent),
             str(c.sent_at or ""),
+            _statuses(c.emails_by_status) if c.emails_by_status else "",
         )
     console.print(table)
 
@@ -186,17 +189,11 @@ def campaigns_run(
 ) -> None:
     """Send a draft campaign once, keeping its holdout; opted-out consumers get nothing."""
     from livecart.marketing import service
+    from livecart.marketing.delivery import Outbox
     from livecart.marketing.mail import mailer_from
 
     settings = Settings()
-    mailer = mailer_from(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_from,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-    )
+    mailer = mailer_from(settings)
 
     async def job(uow: UnitOfWork) -> Any:
         out = await service.run_campaign(
@@ -204,7 +201,7 @@ def campaigns_run(
             clock=SystemClock(),
             actor=COMMAND_LINE,
             campaign_id=campaign,
-            mailer=mailer,
+            outbox=Outbox(uow.fresh, mailer, SystemClock()) if mailer is not None else None,
             base_url=settings.base_url,
         )
         await uow.commit()  # e-mails go out after this
@@ -213,10 +210,48 @@ def campaigns_run(
     out = _in_unit_of_work(job)
     if as_json:
         _echo(out)
+        return
+    console.print(
+        f"campaign {out.campaign_id}: audience {out.audience}, {out.opted_out} opted out, "
+        f"{out.treated} treated, {out.holdout} in the holdout, {out.emails} e-mail(s)"
+    )
+    if out.emails:
+        sent = _in_unit_of_work(
+            lambda uow: service.get_campaign(uow.session, actor=COMMAND_LINE, campaign_id=campaign)
+        )
+        console.print(f"e-mails by status: {_statuses(sent.emails_by_status)}")
+
+
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
+
+
+@emails_app.command("deliver")
+def emails_deliver(
+    campaign: Annotated[
+        int | None, typer.Option(help="Only this campaign's e-mails (default: all).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Send the queued e-mails that are due now: those a mail server did not take yet are
+    tried again later, up to 6 times (the server's e-mail job does this every minute)."""
+    from livecart.marketing import service
+    from livecart.marketing.delivery import Outbox
+    from livecart.marketing.mail import mailer_from
+
+    mailer = mailer_from(Settings())
+
+    async def job(uow: UnitOfWork) -> Any:
+        outbox = Outbox(uow.fresh, mailer, SystemClock()) if mailer is not None else None
+        return await service.deliver_emails(actor=COMMAND_LINE, outbox=outbox, campaign_id=campaign)
+
+    out = _in_unit_of_work(job)
+    if as_json:
+        _echo(out)
     else:
         console.print(
-            f"campaign {out.campaign_id}: audience {out.audience}, {out.opted_out} opted out, "
-            f"{out.treated} treated, {out.holdout} in the holdout, {out.emails} e-mail(s)"
+            f"e-mails: {out.sent} sent, {out.failed} failed, {out.retrying} to try again, "
+            f"{out.cancelled} cancelled"
         )
 
 

@@ -118,9 +118,12 @@ class CampaignAssignment(Base):
 
 
 class Message(Base):
-    """A targeted message delivered to a consumer (in-app inbox; e-mail recorded too)."""
+    """A targeted message to a consumer: in the in-app inbox at once (`delivered`); an e-mail
+    is also an outbox row (`queued` -> `sent` | `failed` | `cancelled`, `marketing.delivery`;
+    `unknown`: sent before migration 0015 kept results)."""
 
     __tablename__ = "marketing_messages"
+    __table_args__ = (Index("ix_marketing_messages_outbox", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(
@@ -132,9 +135,16 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(300))
     coupon_code: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="delivered")  # delivered | failed
+    # in_app: delivered; email: queued -> sent | failed | cancelled (or unknown)
+    status: Mapped[str] = mapped_column(String(20), default="delivered")
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+    # E-mail only: tries so far, when the next may start (a try in flight holds it a lease
+    # ahead), when the server took it, and why the last try did not.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class Coupon(Base):

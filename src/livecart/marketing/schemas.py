@@ -144,6 +144,8 @@ class CampaignOut(OutputModel):
     created_at: datetime
     sent_at: datetime | None
     measured_at: datetime | None
+    # E-mail campaigns: messages per status (queued, sent, failed, cancelled; docs/marketing.md).
+    emails_by_status: dict[str, int] = Field(default_factory=dict)
 
 
 class RunOut(OutputModel):
@@ -154,6 +156,15 @@ class RunOut(OutputModel):
     holdout: int
     in_app_messages: int
     emails: int
+
+
+class DeliveryOut(OutputModel):
+    """One round of the e-mail outbox: what became of the due e-mails it took."""
+
+    sent: int
+    failed: int  # refused for good by the server, or out of tries
+    retrying: int  # not sent this time; due again later
+    cancelled: int  # the consumer switched targeted messages off, or closed the account
 
 
 class ArmOut(OutputModel):

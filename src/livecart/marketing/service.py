@@ -3,7 +3,8 @@
 Targeting reads portraits only for consumers who allow personalisation: every audience is
 filtered through `accounts.service.opted_out_among` in the unit of work that sends, so a
 consumer who switched personalisation off gets no targeted message, by any channel, from the
-next request on. E-mails go out after commit.
+next request on. E-mails are queued with the campaign and sent after commit by the outbox
+(`marketing.delivery`), which checks the consent again before every try.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from livecart.insights.portrait_query import (
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus
 from livecart.marketing import coupons, recommendations, uplift
+from livecart.marketing.delivery import Outbox, email_counts
 from livecart.marketing.errors import (
     CampaignAlreadySent,
     CampaignNotFound,
@@ -51,7 +54,6 @@ from livecart.marketing.errors import (
     SessionNotUpcoming,
     SmtpNotConfigured,
 )
-from livecart.marketing.mail import Mailer, OutgoingMail
 from livecart.marketing.models import (
     Campaign,
     CampaignAssignment,
@@ -70,6 +72,7 @@ from livecart.marketing.schemas import (
     CampaignStatus,
     CountOut,
     CouponKind,
+    DeliveryOut,
     IntervalOut,
     InviteeOut,
     MessageOut,
@@ -430,17 +433,26 @@ async def create_campaign(
     return CampaignOut.model_validate(campaign)
 
 
+async def _campaigns_out(session: AsyncSession, campaigns: list[Campaign]) -> list[CampaignOut]:
+    emails = await email_counts(session, [c.id for c in campaigns])
+    return [
+        CampaignOut.model_validate(c).model_copy(update={"emails_by_status": emails.get(c.id, {})})
+        for c in campaigns
+    ]
+
+
 async def get_campaign(session: AsyncSession, *, actor: Identity, campaign_id: int) -> CampaignOut:
-    """One campaign."""
+    """One campaign (with its e-mails per status)."""
     _require_operator(actor)
-    return CampaignOut.model_validate(await _campaign(session, campaign_id))
+    (out,) = await _campaigns_out(session, [await _campaign(session, campaign_id)])
+    return out
 
 
 async def list_campaigns(session: AsyncSession, *, actor: Identity) -> list[CampaignOut]:
     """Campaigns, newest first."""
     _require_operator(actor)
     rows = await session.scalars(select(Campaign).order_by(Campaign.id.desc()))
-    return [CampaignOut.model_validate(c) for c in rows]
+    return await _campaigns_out(session, list(rows))
 
 
 async def _audience(session: AsyncSession, campaign: Campaign) -> list[int]:
@@ -486,19 +498,20 @@ async def run_campaign(
     clock: Clock,
     actor: Identity,
     campaign_id: int,
-    mailer: Mailer | None,
+    outbox: Outbox | None,
     base_url: str,
     audience: Collection[int] | None = None,
 ) -> RunOut:
     """Send a draft campaign once: its audience minus the consumers who opted out, split into
-    treated and holdout; the treated get the message (in-app; e-mail after commit). `audience`
+    treated and holdout; the treated get the message (in the in-app inbox; e-mails are queued
+    in the outbox and sent after commit, `marketing.delivery`). `audience`
     replaces the segment or stage (pre-live lists, simulations)."""
     _require_operator(actor)
     session = uow.session
     campaign = await _campaign(session, campaign_id)
     if campaign.status != CampaignStatus.draft.value:
         raise CampaignAlreadySent("a campaign is sent once", details={"campaign_id": campaign_id})
-    if campaign.action == Action.email.value and mailer is None:
+    if campaign.action == Action.email.value and outbox is None:
         raise SmtpNotConfigured("e-mail campaigns need LIVECART_SMTP_HOST")
     if campaign.session_id is not None:
         await _upcoming(session, campaign.session_id)
@@ -547,24 +560,16 @@ async def run_campaign(
                 coupon_code=campaign.coupon_code,
                 status="queued" if channel == "email" else "delivered",
                 created_at=now,
+                next_attempt_at=now if channel == "email" else None,
             )
         )
     campaign.status = CampaignStatus.sent.value
     campaign.sent_at = now
     campaign.opted_out = len(opted_out)
     await session.flush()
-    emails = 0
-    if channel == "email" and mailer is not None and treated:
-        outgoing = [
-            OutgoingMail(
-                to=(await accounts.get_user(session, uid)).email,
-                subject=campaign.subject,
-                body=body + (f"\n\n{link}" if link else ""),
-            )
-            for uid in treated
-        ]
-        emails = len(outgoing)
-        uow.after_commit(lambda: mailer.send_all(outgoing))
+    emails = len(treated) if channel == "email" else 0
+    if emails and outbox is not None:
+        uow.after_commit(partial(outbox.deliver, campaign_id=campaign.id))
     return RunOut(
         campaign_id=campaign.id,
         audience=len(people),
@@ -574,6 +579,17 @@ async def run_campaign(
         in_app_messages=len(treated) if channel == "in_app" else 0,
         emails=emails,
     )
+
+
+async def deliver_emails(
+    *, actor: Identity, outbox: Outbox | None, campaign_id: int | None = None
+) -> DeliveryOut:
+    """Send the queued e-mails that are due now, of one campaign or all (the periodic e-mail
+    job does the same); each runs in units of work of its own (`marketing.delivery`)."""
+    _require_operator(actor)
+    if outbox is None:
+        raise SmtpNotConfigured("e-mail needs LIVECART_SMTP_HOST")
+    return await outbox.deliver(campaign_id=campaign_id)
 
 
 async def assigned(session: AsyncSession, *, campaign_id: int) -> list[int]:
@@ -843,7 +859,7 @@ async def invite_for_session(
         clock=clock,
         actor=actor,
         campaign_id=campaign.id,
-        mailer=None,
+        outbox=None,
         base_url=base_url,
         audience=[i.user_id for i in ranked],
     )

@@ -92,6 +92,7 @@ async def marketing_page(request: Request, user: PageUser, uow: UoW) -> Response
         "segments": segments,
         "stages": stages,
         "reports": reports,
+        "emails": {c.id: c.emails_by_status for c in campaigns},
         "fields": field_menu(),
         "charts": charts,
     }
