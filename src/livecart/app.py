@@ -38,6 +38,7 @@ from livecart.settings import Settings
 from livecart.supervision import risk
 from livecart.supervision.api import router as supervision_router
 from livecart.supervision.risk_api import router as supervision_risk_router
+from livecart.web.account_pages import router as account_pages_router
 from livecart.web.after_sales_pages import router as after_sales_pages_router
 from livecart.web.dashboard_pages import router as dashboard_pages_router
 from livecart.web.insights_pages import router as insights_pages_router
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(realtime_router)
     app.include_router(metrics_router)
     app.include_router(pages_router)
+    app.include_router(account_pages_router)
     app.include_router(after_sales_pages_router)
     app.include_router(scorecard_pages_router)
     app.include_router(dashboard_pages_router)

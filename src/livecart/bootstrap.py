@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ from livecart.commerce.payments import PaymentProvider, SandboxPaymentProvider
 from livecart.core.clock import Clock, SystemClock
 from livecart.core.db import UnitOfWork, build_engine
 from livecart.core.ratelimit import FailureCounter, KeyedBuckets, RedisBuckets
-from livecart.core.security import TokenCache
+from livecart.core.security import TokenCache, resolve_secret
 from livecart.events.sink import EventSink, ParquetEventSink
 from livecart.flashsale.service import (
     Buckets,
@@ -37,20 +36,6 @@ from livecart.settings import Settings
 from livecart.supervision.service import Lexicon, load_lexicon
 
 log = logging.getLogger(__name__)
-
-
-def resolve_secret(settings: Settings) -> str:
-    """The signing secret: from settings, else generated once and kept in the data dir."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
 
 
 @dataclass
@@ -111,7 +96,7 @@ class Container:
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Wire the process from settings; no I/O here besides reading the secret and the lexicon."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = resolve_secret(settings)
+    secret = resolve_secret(settings.secret_key, settings.data_dir)
     engine = build_engine(settings.async_database_url)
     clock = clock or SystemClock()
     lexicon = load_lexicon(settings.compliance_lexicon)
@@ -158,7 +143,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     container.flash = build_flash(container)
     mailer = mailer_from(settings)
-    container.outbox = Outbox(container.uow, mailer, clock) if mailer is not None else None
+    container.outbox = (
+        Outbox(container.uow, mailer, clock, secret=secret, base_url=settings.base_url)
+        if mailer is not None
+        else None
+    )
     container.willbuy = WillBuyModels(
         settings.willbuy_models_root,
         settings.event_log_dir,

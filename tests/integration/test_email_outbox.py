@@ -5,6 +5,8 @@ died mid-send is taken up again after its lease."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -172,6 +174,30 @@ async def test_nothing_is_lost_while_the_mail_server_is_down(
     assert len(handler.received()) == 5
     r = await client.get(f"/api/v1/marketing/campaigns/{campaign['id']}", headers=op)
     assert r.json()["emails_by_status"] == {"sent": 5}
+    # Each mail carries its consumer's one-click unsubscribe link (RFC 8058), also in the text.
+    first = email.message_from_string(handler.mails[0][1], policy=email.policy.default)
+    link = first["List-Unsubscribe"].strip("<>")
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert link.startswith(f"{container.settings.base_url.rstrip('/')}/unsubscribe?token=")
+    assert link in first.get_content()
+    addresses = {await email_of(container, u): u for u in people}
+    who = addresses[handler.mails[0][0]]
+    headers = await auth(client, container, who)
+    path = link.split(container.settings.base_url.rstrip("/"), 1)[1]
+    # Opening it changes nothing (mail scanners open links); the one-click POST does.
+    assert (await client.get(path)).status_code == 200
+    assert (await client.get("/api/v1/me/privacy", headers=headers)).json() == {
+        "personalisation": True
+    }
+    r = await client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 200 and "You are unsubscribed" in r.text
+    assert (await client.get("/api/v1/me/privacy", headers=headers)).json() == {
+        "personalisation": False
+    }
+    # A link that is not ours changes nothing.
+    r = await client.post("/unsubscribe?token=" + link.rsplit("=", 1)[1][:-3] + "abc")
+    assert r.status_code == 422 and "not valid" in r.text
+
     # The operator's marketing page says so in the campaign's row.
     form = {"email": await email_of(container, operator), "password": PASSWORD, "next": "/"}
     login = await client.post("/login", data=form)
@@ -267,7 +293,14 @@ async def test_a_round_that_died_mid_send_is_taken_up_after_its_lease(
     clock.advance(seconds=delivery.retry_after(1).total_seconds())
     # A worker claims them, then dies before it sends or records anything.
     async with container.uow() as uow:
-        claimed = await delivery._claim(uow.session, now=clock.now(), campaign_id=None, limit=10)
+        assert container.outbox is not None
+        claimed = await delivery._claim(
+            uow.session,
+            now=clock.now(),
+            campaign_id=None,
+            limit=10,
+            unsubscribe=container.outbox.unsubscribe_url,
+        )
         await uow.commit()
     assert len(claimed.outgoing) == 3
     controller.start()

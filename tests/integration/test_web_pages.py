@@ -23,6 +23,9 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "/register": {"anonymous": 200, **dict.fromkeys(ROLES[1:], 303)},
     "/live/{session_id}": dict.fromkeys(ROLES, 200),
     "/orders": {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], 200)},
+    "/account/privacy": {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], 200)},
+    "/account/export.json": {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], 200)},
+    "/unsubscribe": dict.fromkeys(ROLES, 200),
     "/console": {
         "anonymous": LOGIN,
         "consumer": 403,
@@ -220,7 +223,8 @@ async def test_every_page_answers_each_role_as_declared(
             else:
                 assert r.status_code == expected, (role, url, r.status_code, r.text[:300])
                 if expected != 303:
-                    assert r.headers["content-type"].startswith("text/html")
+                    kind = "application/json" if url.endswith(".json") else "text/html"
+                    assert r.headers["content-type"].startswith(kind), (url, r.headers)
             if expected == 403:
                 assert "Not allowed" in r.text
 

@@ -29,3 +29,7 @@ class BadRoleGrant(InvalidInput):
 
 class WrongPassword(PermissionDenied):
     code = "wrong_password"
+
+
+class UnsubscribeLinkInvalid(InvalidInput):
+    code = "unsubscribe_link_invalid"

@@ -16,6 +16,7 @@ from livecart.accounts.errors import (
     BadRoleGrant,
     EmailTaken,
     LoginThrottled,
+    UnsubscribeLinkInvalid,
     WrongPassword,
 )
 from livecart.accounts.models import RoleGrant, User
@@ -23,7 +24,13 @@ from livecart.accounts.schemas import GrantOut, Identity, PersonalRows, Role, Us
 from livecart.core.clock import Clock
 from livecart.core.errors import NotFound, PermissionDenied
 from livecart.core.ratelimit import FailureCounter
-from livecart.core.security import burn_password_check, hash_password, verify_password
+from livecart.core.security import (
+    TokenCache,
+    burn_password_check,
+    create_access_token,
+    hash_password,
+    verify_password,
+)
 
 
 def _normalise_email(email: str) -> str:
@@ -309,6 +316,32 @@ async def set_personalisation(session: AsyncSession, *, actor: Identity, allowed
     user.personalisation = allowed
     await session.flush()
     return user.personalisation
+
+
+# How long the link in a marketing e-mail that switches targeted messages off stays valid.
+UNSUBSCRIBE_LINK_DAYS = 365
+
+
+def unsubscribe_token(user_id: int, *, secret: str, now: datetime) -> str:
+    """The signed token of a marketing e-mail's unsubscribe link (the link is the credential:
+    following it needs no login)."""
+    minutes = UNSUBSCRIBE_LINK_DAYS * 24 * 60
+    return create_access_token(
+        secret=secret, user_id=user_id, now=now, minutes=minutes, kind="unsubscribe"
+    )
+
+
+async def unsubscribe(
+    session: AsyncSession, *, tokens: TokenCache, secret: str, token: str, now: datetime
+) -> int:
+    """Switch personalisation off for the account an unsubscribe link names; its user id."""
+    user_id = tokens.read(token, secret=secret, now=now, kind="unsubscribe")
+    user = None if user_id is None else await session.get(User, user_id)
+    if user is None or user.deleted_at is not None or not user.is_active:
+        raise UnsubscribeLinkInvalid("this unsubscribe link is not valid (or has expired)")
+    user.personalisation = False
+    await session.flush()
+    return user.id
 
 
 async def check_password_again(

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -37,6 +38,21 @@ def _dummy_hash() -> str:
 def burn_password_check(password: str) -> None:
     """Spend the time of one verification so unknown users answer as slowly as known ones."""
     verify_password(_dummy_hash(), password)
+
+
+def resolve_secret(secret_key: str | None, data_dir: Path) -> str:
+    """The signing secret: the configured one, else generated once and kept in the data dir
+    (the server and the command line share it)."""
+    if secret_key:
+        return secret_key
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
 
 
 def create_access_token(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from livecart.core.clock import SystemClock
 from livecart.core.db import UnitOfWork, run_in_unit_of_work
 from livecart.core.errors import DomainError
 from livecart.settings import Settings
+
+if TYPE_CHECKING:
+    from livecart.marketing.delivery import Outbox
 
 T = TypeVar("T")
 
@@ -56,6 +59,20 @@ def _echo(value: Any) -> None:
         typer.echo(json.dumps([v.model_dump(mode="json") for v in value]))
     else:
         typer.echo(json.dumps(value.model_dump(mode="json")))
+
+
+def _outbox(uow: UnitOfWork, settings: Settings) -> Outbox | None:
+    """The e-mail outbox of a command (its rounds in units of work beside `uow`), or None
+    without LIVECART_SMTP_HOST."""
+    from livecart.core.security import resolve_secret
+    from livecart.marketing.delivery import Outbox
+    from livecart.marketing.mail import mailer_from
+
+    mailer = mailer_from(settings)
+    if mailer is None:
+        return None
+    secret = resolve_secret(settings.secret_key, settings.data_dir)
+    return Outbox(uow.fresh, mailer, SystemClock(), secret=secret, base_url=settings.base_url)
 
 
 # ---------------------------------------------------------------- segments
@@ -189,11 +206,8 @@ def campaigns_run(
 ) -> None:
     """Send a draft campaign once, keeping its holdout; opted-out consumers get nothing."""
     from livecart.marketing import service
-    from livecart.marketing.delivery import Outbox
-    from livecart.marketing.mail import mailer_from
 
     settings = Settings()
-    mailer = mailer_from(settings)
 
     async def job(uow: UnitOfWork) -> Any:
         out = await service.run_campaign(
@@ -201,7 +215,7 @@ def campaigns_run(
             clock=SystemClock(),
             actor=COMMAND_LINE,
             campaign_id=campaign,
-            outbox=Outbox(uow.fresh, mailer, SystemClock()) if mailer is not None else None,
+            outbox=_outbox(uow, settings),
             base_url=settings.base_url,
         )
         await uow.commit()  # e-mails go out after this
@@ -236,13 +250,11 @@ def emails_deliver(
     """Send the queued e-mails that are due now: those a mail server did not take yet are
     tried again later, up to 6 times (the server's e-mail job does this every minute)."""
     from livecart.marketing import service
-    from livecart.marketing.delivery import Outbox
-    from livecart.marketing.mail import mailer_from
 
-    mailer = mailer_from(Settings())
+    settings = Settings()
 
     async def job(uow: UnitOfWork) -> Any:
-        outbox = Outbox(uow.fresh, mailer, SystemClock()) if mailer is not None else None
+        outbox = _outbox(uow, settings)
         return await service.deliver_emails(actor=COMMAND_LINE, outbox=outbox, campaign_id=campaign)
 
     out = _in_unit_of_work(job)

@@ -56,7 +56,12 @@ class _Batch:
 
 
 async def _claim(
-    session: AsyncSession, *, now: datetime, campaign_id: int | None, limit: int
+    session: AsyncSession,
+    *,
+    now: datetime,
+    campaign_id: int | None,
+    limit: int,
+    unsubscribe: Callable[[int], str],
 ) -> _Batch:
     query = select(Message).where(
         Message.channel == "email",
@@ -90,8 +95,14 @@ async def _claim(
             continue
         row.attempts += 1
         row.next_attempt_at = now + LEASE
-        body = row.body + (f"\n\n{row.link}" if row.link else "")
-        outgoing.append((row.id, OutgoingMail(addresses[row.user_id], row.subject, body)))
+        stop = unsubscribe(row.user_id)
+        body = (
+            row.body
+            + (f"\n\n{row.link}" if row.link else "")
+            + f"\n\n--\nNo more messages chosen for you: {stop}"
+        )
+        mail = OutgoingMail(addresses[row.user_id], row.subject, body, unsubscribe=stop)
+        outgoing.append((row.id, mail))
     return _Batch(claimed=len(rows), cancelled=cancelled, outgoing=outgoing)
 
 
@@ -118,15 +129,21 @@ async def deliver_emails(
     *,
     clock: Clock,
     mailer: Mailer,
+    unsubscribe: Callable[[int], str],
     campaign_id: int | None = None,
     batch: int = BATCH,
 ) -> DeliveryOut:
-    """Send every queued e-mail that is due (of one campaign, or all), batch by batch."""
+    """Send every queued e-mail that is due (of one campaign, or all), batch by batch; each
+    carries its consumer's unsubscribe link (`unsubscribe(user_id)`)."""
     totals: Counter[str] = Counter()
     while True:
         async with open_uow() as uow:
             claimed = await _claim(
-                uow.session, now=clock.now(), campaign_id=campaign_id, limit=batch
+                uow.session,
+                now=clock.now(),
+                campaign_id=campaign_id,
+                limit=batch,
+                unsubscribe=unsubscribe,
             )
             await uow.commit()
         totals["cancelled"] += claimed.cancelled
@@ -155,11 +172,22 @@ class Outbox:
     open_uow: Callable[[], UnitOfWork]
     mailer: Mailer
     clock: Clock
+    secret: str  # signs the unsubscribe links
+    base_url: str
+
+    def unsubscribe_url(self, user_id: int) -> str:
+        """The link that switches this consumer's targeted messages off, without a login."""
+        token = accounts.unsubscribe_token(user_id, secret=self.secret, now=self.clock.now())
+        return f"{self.base_url.rstrip('/')}/unsubscribe?token={token}"
 
     async def deliver(self, *, campaign_id: int | None = None) -> DeliveryOut:
         """Send what is due (of one campaign, or all)."""
         return await deliver_emails(
-            self.open_uow, clock=self.clock, mailer=self.mailer, campaign_id=campaign_id
+            self.open_uow,
+            clock=self.clock,
+            mailer=self.mailer,
+            unsubscribe=self.unsubscribe_url,
+            campaign_id=campaign_id,
         )
 
 

@@ -12,6 +12,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from enum import StrEnum
 
@@ -19,12 +20,18 @@ from livecart.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# SMTP's own line limit (RFC 5322: 998), so that the unsubscribe link, one long word, is not
+# folded into an encoded word that mail clients would not read as a link.
+LONG_LINES = policy.SMTP.clone(max_line_length=998)
+
 
 @dataclass(frozen=True)
 class OutgoingMail:
     to: str
     subject: str
     body: str
+    # The recipient's one-click unsubscribe link (RFC 8058 `List-Unsubscribe` headers).
+    unsubscribe: str | None = None
 
 
 class Verdict(StrEnum):
@@ -75,10 +82,13 @@ class Mailer:
         return results
 
     def _send_one(self, smtp: smtplib.SMTP, mail: OutgoingMail) -> MailResult:
-        message = EmailMessage()
+        message = EmailMessage(policy=LONG_LINES)
         message["From"] = self.sender
         message["To"] = mail.to
         message["Subject"] = mail.subject
+        if mail.unsubscribe:
+            message["List-Unsubscribe"] = f"<{mail.unsubscribe}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(mail.body)
         try:
             smtp.send_message(message)

@@ -21,6 +21,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 # Navigation entries and the role that shows them (None: every signed-in user).
 NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/orders", "My orders", None),
+    ("/account/privacy", "Privacy", None),
     ("/console", "Console", Role.anchor),
     ("/merchant", "Catalogue", Role.merchant),
     ("/merchant/orders", "Brand orders", Role.merchant),
