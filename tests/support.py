@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
 from livecart.catalog import service as catalog
+from livecart.marketing import delivery
 from livecart.supervision import service as supervision
 from livecart.supervision.errors import QualificationExpired, QualificationMissing
 from livecart.supervision.schemas import QualificationIn
@@ -180,3 +182,14 @@ async def approve_for_live(container: Container, product_id: int) -> None:
             missing = False
     if missing:
         await qualify_brand(container, card.brand.id, categories=[card.category])
+
+
+async def campaign_rounds_done(container: Container) -> None:
+    """Wait for the first e-mail rounds the server started in the background after campaign
+    runs (the run request does not wait for the mail server)."""
+    rounds = [
+        task for task in container.background if task.get_name().startswith(delivery.CAMPAIGN_ROUND)
+    ]
+    if rounds:
+        _, pending = await asyncio.wait(rounds, timeout=30)
+        assert not pending, "a campaign's e-mail round did not finish in 30 s"

@@ -144,7 +144,14 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     container.flash = build_flash(container)
     mailer = mailer_from(settings)
     container.outbox = (
-        Outbox(container.uow, mailer, clock, secret=secret, base_url=settings.base_url)
+        Outbox(
+            container.uow,
+            mailer,
+            clock,
+            secret=secret,
+            base_url=settings.base_url,
+            background=container.once,
+        )
         if mailer is not None
         else None
     )

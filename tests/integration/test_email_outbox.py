@@ -27,7 +27,7 @@ from livecart.marketing.models import ConsumerStage, Message
 from livecart.marketing.schemas import Arm
 from livecart.settings import Settings
 from tests.conftest import free_port
-from tests.support import PASSWORD, auth, email_of, make_user
+from tests.support import PASSWORD, auth, campaign_rounds_done, email_of, make_user
 
 
 @dataclass
@@ -80,7 +80,7 @@ def server(port: int) -> Iterator[tuple[Server, Controller]]:
 
 
 async def _send_campaign(
-    client: httpx.AsyncClient, op: dict[str, str], people: list[int]
+    client: httpx.AsyncClient, container: Container, op: dict[str, str], people: list[int]
 ) -> dict[str, Any]:
     """An e-mail campaign to these consumers (a stage audience), sent now; its 1% holdout
     (the least there is) takes none of them, by `arm_of`."""
@@ -103,6 +103,7 @@ async def _send_campaign(
     r = await client.post(f"/api/v1/marketing/campaigns/{campaign['id']}/run", headers=op)
     assert r.status_code == 200, r.text
     assert r.json()["emails"] == len(people)
+    await campaign_rounds_done(container)
     return campaign
 
 
@@ -144,7 +145,7 @@ async def test_nothing_is_lost_while_the_mail_server_is_down(
     operator = await make_user(container, Role.operator)
     op = await auth(client, container, operator)
     people = await _people(container, 5)
-    campaign = await _send_campaign(client, op, people)
+    campaign = await _send_campaign(client, container, op, people)
 
     # The run committed; its e-mails were tried after commit and could not go out.
     rows = await _rows(container)
@@ -226,7 +227,7 @@ async def test_refusals_opt_outs_and_the_last_try(
         await email_of(container, shy): "451 4.3.0 try again later",
     }
     controller.start()
-    campaign = await _send_campaign(client, op, people)
+    campaign = await _send_campaign(client, container, op, people)
 
     # A permanent refusal fails at once; a temporary one waits; the rest went out.
     rows = await _rows(container)
@@ -289,7 +290,9 @@ async def test_a_round_that_died_mid_send_is_taken_up_after_its_lease(
     handler, controller = server
     op = await auth(client, container, await make_user(container, Role.operator))
     people = await _people(container, 3)
-    await _send_campaign(client, op, people)  # the server is down: all due again in a minute
+    await _send_campaign(
+        client, container, op, people
+    )  # the server is down: all due again in a minute
     clock.advance(seconds=delivery.retry_after(1).total_seconds())
     # A worker claims them, then dies before it sends or records anything.
     async with container.uow() as uow:

@@ -24,7 +24,7 @@ from livecart.marketing import service as marketing
 from livecart.marketing.schemas import Arm
 from livecart.settings import Settings
 from tests.conftest import free_port
-from tests.support import auth, email_of, make_user
+from tests.support import auth, campaign_rounds_done, email_of, make_user
 
 BEAUTY_RULE = {
     "all": [
@@ -244,6 +244,7 @@ async def test_campaign_holdout_opt_out_and_every_channel(
         assert again.status_code == 409
         assert again.json()["error"]["code"] == "campaign_already_sent"
 
+    await campaign_rounds_done(container)  # the e-mail campaign's first round, after its reply
     # The consumer who opted out got nothing, by any channel, from any campaign.
     async with container.uow() as uow:
         theirs = await marketing.messages_for(uow.session, user_ids=[quitter])

@@ -219,11 +219,11 @@ async def run_campaign(
     response_model=DeliveryOut,
     summary="Send the queued e-mails that are due now (operator)",
     description=(
-        "Campaign e-mails are queued with the campaign and sent after it commits; those a mail "
-        "server did not take are tried again by the e-mail job (LIVECART_MARKETING_EMAIL_SECONDS)"
-        ", up to 6 tries, and a permanent refusal (5xx) fails at once. This sends what is due "
-        "now, of one campaign (`campaign_id`) or all. 409 `smtp_not_configured` without "
-        "LIVECART_SMTP_HOST."
+        "Campaign e-mails are queued with the campaign and sent after it commits, in the "
+        "background (the run does not wait for the mail server); those a mail server did not "
+        "take are tried again by the e-mail job (LIVECART_MARKETING_EMAIL_SECONDS), up to 6 "
+        "tries, and a permanent refusal (5xx) fails at once. This sends what is due now, of one "
+        "campaign (`campaign_id`) or all. 409 `smtp_not_configured` without LIVECART_SMTP_HOST."
     ),
 )
 async def deliver_emails(

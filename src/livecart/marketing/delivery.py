@@ -17,9 +17,10 @@ timeout per step) or the process dies between the server's reply and step 3.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,7 @@ RETRY_AFTER = (
 )
 LEASE = timedelta(minutes=10)
 BATCH = 100
+CAMPAIGN_ROUND = "marketing-email-campaign-"  # the background task's name, + the campaign id
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -174,11 +176,23 @@ class Outbox:
     clock: Clock
     secret: str  # signs the unsubscribe links
     base_url: str
+    # Where a campaign's first round runs after its commit: a background task of the server
+    # (`Container.once`), so the request that sends the campaign does not wait for the mail
+    # server; None (a command): at once.
+    background: Callable[[Callable[[], Awaitable[object]], str], None] | None = None
 
     def unsubscribe_url(self, user_id: int) -> str:
         """The link that switches this consumer's targeted messages off, without a login."""
         token = accounts.unsubscribe_token(user_id, secret=self.secret, now=self.clock.now())
         return f"{self.base_url.rstrip('/')}/unsubscribe?token={token}"
+
+    async def after_campaign(self, campaign_id: int) -> None:
+        """The first round of a campaign's e-mails, after its commit."""
+        round_ = partial(self.deliver, campaign_id=campaign_id)
+        if self.background is None:
+            await round_()
+        else:
+            self.background(round_, f"{CAMPAIGN_ROUND}{campaign_id}")
 
     async def deliver(self, *, campaign_id: int | None = None) -> DeliveryOut:
         """Send what is due (of one campaign, or all)."""

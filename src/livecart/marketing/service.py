@@ -569,7 +569,7 @@ async def run_campaign(
     await session.flush()
     emails = len(treated) if channel == "email" else 0
     if emails and outbox is not None:
-        uow.after_commit(partial(outbox.deliver, campaign_id=campaign.id))
+        uow.after_commit(partial(outbox.after_campaign, campaign.id))
     return RunOut(
         campaign_id=campaign.id,
         audience=len(people),
