@@ -82,15 +82,22 @@ class Container:
         self.background.append(asyncio.create_task(loop(), name=name))
 
     def once(self, job: Callable[[], Awaitable[object]], name: str) -> None:
-        """Run a job once in the background (a start-up check), logged on error."""
+        """Run a job once in the background (a start-up check, a campaign's first e-mail
+        round), logged on error; the task leaves `background` when it ends."""
 
         async def run() -> None:
             try:
                 await job()
             except Exception:
-                log.exception("start-up job %s failed", name)
+                log.exception("background job %s failed", name)
 
-        self.background.append(asyncio.create_task(run(), name=name))
+        task = asyncio.create_task(run(), name=name)
+        self.background.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):  # already cleared on shutdown
+            self.background.remove(task)
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
@@ -218,9 +225,10 @@ async def running(container: Container) -> AsyncIterator[Container]:
         yield container
     finally:
         await container.flash.close()
-        for task in container.background:
+        tasks = list(container.background)  # ending tasks remove themselves
+        for task in tasks:
             task.cancel()
-        for task in container.background:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         container.background.clear()
