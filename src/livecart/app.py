@@ -25,6 +25,7 @@ from livecart.events import service as events_service
 from livecart.events.api import router as events_router
 from livecart.flashsale import service as flash_service
 from livecart.flashsale.api import router as flashsale_router
+from livecart.health import router as health_router
 from livecart.insights.api import router as insights_router
 from livecart.insights.willbuy_api import router as willbuy_router
 from livecart.live.api import router as live_router
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(benchmark_router, prefix="/api/v1")
     app.include_router(realtime_router)
     app.include_router(metrics_router)
+    app.include_router(health_router)
     app.include_router(pages_router)
     app.include_router(account_pages_router)
     app.include_router(after_sales_pages_router)
