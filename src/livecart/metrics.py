@@ -1,13 +1,15 @@
 """`GET /metrics` in the Prometheus text format, read from the running container at scrape time.
 
-Each worker answers for itself (label `worker`); nothing is registered globally, so two apps in
-one process (tests) never share a metric.
+Each worker answers for itself (label `worker`), except for the e-mail outbox's backlog, which
+is read from the shared database. Nothing is registered globally, so two apps in one process
+(tests) never share a metric.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -15,6 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from livecart.bootstrap import Container
+from livecart.marketing import service as marketing
+from livecart.marketing.schemas import EmailBacklogOut
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,13 +67,71 @@ class FlashSaleCollector(Collector):
         yield orders
 
 
-def registry_for(container: Container) -> CollectorRegistry:
+class EmailOutboxCollector(Collector):
+    """The e-mail outbox's backlog, read from the database before each scrape (collectors
+    cannot await); shared by every worker, so it has no `worker` label."""
+
+    def __init__(self) -> None:
+        self.backlog: EmailBacklogOut | None = None
+
+    async def refresh(self, container: Container) -> None:
+        async with container.uow() as uow:
+            self.backlog = await marketing.email_backlog(uow.session, now=container.clock.now())
+
+    def collect(self) -> Iterator[Metric]:
+        if self.backlog is None:
+            return
+        queued = GaugeMetricFamily(
+            "livecart_marketing_emails_queued",
+            "Marketing e-mails not sent yet (due now, due after a failed try, or in flight)",
+        )
+        queued.add_metric([], self.backlog.queued)
+        yield queued
+        due = GaugeMetricFamily(
+            "livecart_marketing_emails_due", "Queued marketing e-mails a round would take now"
+        )
+        due.add_metric([], self.backlog.due)
+        yield due
+        waiting = GaugeMetricFamily(
+            "livecart_marketing_emails_oldest_queued_seconds",
+            "Age of the oldest marketing e-mail not sent yet (0: none); grows while the mail "
+            "server is away",
+        )
+        waiting.add_metric([], self.backlog.oldest_queued_seconds)
+        yield waiting
+        oldest = GaugeMetricFamily(
+            "livecart_marketing_emails_oldest_due_seconds",
+            "How long the longest-waiting due marketing e-mail has been due (0: none); grows "
+            "when no e-mail round runs",
+        )
+        oldest.add_metric([], self.backlog.oldest_due_seconds)
+        yield oldest
+
+
+@dataclass
+class Metrics:
+    """One worker's registry, and what must be read before each scrape."""
+
+    registry: CollectorRegistry
+    outbox: EmailOutboxCollector | None  # None without SMTP: no e-mail is ever queued
+
+    async def render(self, container: Container) -> bytes:
+        if self.outbox is not None:
+            await self.outbox.refresh(container)
+        return generate_latest(self.registry)
+
+
+def registry_for(container: Container) -> Metrics:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FlashSaleCollector(container))
-    return registry
+    outbox = EmailOutboxCollector() if container.outbox is not None else None
+    if outbox is not None:
+        registry.register(outbox)
+    return Metrics(registry, outbox)
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    registry: CollectorRegistry = request.app.state.metrics
-    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+    found: Metrics = request.app.state.metrics
+    body = await found.render(request.app.state.container)
+    return Response(body, media_type="text/plain; version=0.0.4")

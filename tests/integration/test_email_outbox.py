@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from livecart.accounts.schemas import Identity, Role
@@ -127,6 +128,17 @@ async def _people(container: Container, n: int) -> list[int]:
     return people
 
 
+async def _backlog(client: httpx.AsyncClient) -> dict[str, float]:
+    """The outbox's backlog as `GET /metrics` shows it to monitoring."""
+    text = (await client.get("/metrics")).text
+    prefix = "livecart_marketing_emails_"
+    return {
+        family.name.removeprefix(prefix): family.samples[0].value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith(prefix)
+    }
+
+
 async def _deliver(client: httpx.AsyncClient, op: dict[str, str]) -> dict[str, int]:
     r = await client.post("/api/v1/marketing/emails/deliver", headers=op)
     assert r.status_code == 200, r.text
@@ -157,14 +169,33 @@ async def test_nothing_is_lost_while_the_mail_server_is_down(
     r = await client.get(f"/api/v1/marketing/campaigns/{campaign['id']}", headers=op)
     assert r.json()["emails_by_status"] == {"queued": 5}
 
+    assert await _backlog(client) == {
+        "queued": 5,
+        "due": 0,
+        "oldest_queued_seconds": 0,
+        "oldest_due_seconds": 0,
+    }
+
     # Not due yet: a round now sends nothing, even with the server back.
     controller.start()
     assert await _deliver(client, op) == {"sent": 0, "failed": 0, "retrying": 0, "cancelled": 0}
     assert handler.received() == []
 
-    # Due: each goes out once, to its consumer.
-    clock.advance(seconds=delivery.retry_after(1).total_seconds())
+    # Due (for 30 s, as monitoring sees): each goes out once, to its consumer.
+    clock.advance(seconds=delivery.retry_after(1).total_seconds() + 30)
+    assert await _backlog(client) == {
+        "queued": 5,
+        "due": 5,
+        "oldest_queued_seconds": delivery.retry_after(1).total_seconds() + 30,
+        "oldest_due_seconds": 30,
+    }
     assert await _deliver(client, op) == {"sent": 5, "failed": 0, "retrying": 0, "cancelled": 0}
+    assert await _backlog(client) == {
+        "queued": 0,
+        "due": 0,
+        "oldest_queued_seconds": 0,
+        "oldest_due_seconds": 0,
+    }
     assert sorted(handler.received()) == sorted([await email_of(container, u) for u in people])
     assert all("Subject: Tonight at eight" in content for _, content in handler.mails)
     rows = await _rows(container)

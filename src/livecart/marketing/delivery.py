@@ -30,7 +30,7 @@ from livecart.core.clock import Clock
 from livecart.core.db import UnitOfWork
 from livecart.marketing.mail import Mailer, MailResult, OutgoingMail, Verdict
 from livecart.marketing.models import Message
-from livecart.marketing.schemas import DeliveryOut
+from livecart.marketing.schemas import DeliveryOut, EmailBacklogOut
 
 MAX_ATTEMPTS = 6
 # Wait after the first, second, ... try that could not be made (the last repeats).
@@ -203,6 +203,27 @@ class Outbox:
             unsubscribe=self.unsubscribe_url,
             campaign_id=campaign_id,
         )
+
+
+async def backlog(session: AsyncSession, *, now: datetime) -> EmailBacklogOut:
+    """The outbox's backlog at `now` (reads the outbox index: status, next_attempt_at)."""
+    queued = (Message.channel == "email", Message.status == "queued")
+    total, created = (
+        await session.execute(select(func.count(), func.min(Message.created_at)).where(*queued))
+    ).one()
+    due, since = (
+        await session.execute(
+            select(func.count(), func.min(Message.next_attempt_at)).where(
+                *queued, Message.next_attempt_at <= now
+            )
+        )
+    ).one()
+    return EmailBacklogOut(
+        queued=total,
+        due=due,
+        oldest_queued_seconds=(now - created).total_seconds() if created is not None else 0.0,
+        oldest_due_seconds=(now - since).total_seconds() if since is not None else 0.0,
+    )
 
 
 async def email_counts(session: AsyncSession, campaign_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -167,6 +167,16 @@ class DeliveryOut(OutputModel):
     cancelled: int  # the consumer switched targeted messages off, or closed the account
 
 
+class EmailBacklogOut(OutputModel):
+    """E-mails not sent yet, for monitoring: a backlog that only grows means mail is stuck."""
+
+    queued: int  # due now, later (after a failed try), or in flight under a lease
+    due: int  # of those, what a round would take now
+    oldest_queued_seconds: float  # age of the oldest unsent e-mail (mail server away); 0 if none
+    oldest_due_seconds: float  # how long the longest-waiting due e-mail has been due (no round
+    # runs: the e-mail job stopped); 0 if none
+
+
 class ArmOut(OutputModel):
     arm: Arm
     consumers: int

@@ -41,7 +41,7 @@ from livecart.insights.portrait_query import (
 )
 from livecart.live import service as live
 from livecart.live.schemas import SessionStatus
-from livecart.marketing import coupons, recommendations, uplift
+from livecart.marketing import coupons, delivery, recommendations, uplift
 from livecart.marketing.delivery import Outbox, email_counts
 from livecart.marketing.errors import (
     CampaignAlreadySent,
@@ -73,6 +73,7 @@ from livecart.marketing.schemas import (
     CountOut,
     CouponKind,
     DeliveryOut,
+    EmailBacklogOut,
     IntervalOut,
     InviteeOut,
     MessageOut,
@@ -590,6 +591,11 @@ async def deliver_emails(
     if outbox is None:
         raise SmtpNotConfigured("e-mail needs LIVECART_SMTP_HOST")
     return await outbox.deliver(campaign_id=campaign_id)
+
+
+async def email_backlog(session: AsyncSession, *, now: datetime) -> EmailBacklogOut:
+    """The e-mail outbox's backlog (for `GET /metrics`)."""
+    return await delivery.backlog(session, now=now)
 
 
 async def assigned(session: AsyncSession, *, campaign_id: int) -> list[int]:
