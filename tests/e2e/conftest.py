@@ -60,6 +60,9 @@ def new_context(
     opened: list[BrowserContext] = []
 
     def make(**options: object) -> BrowserContext:
+        # Charts drawn at once, not grown into place: a screenshot or a reading of the canvas
+        # then sees the finished chart (the pages honour the reader's reduced-motion setting).
+        options.setdefault("reduced_motion", "reduce")
         context = browser.new_context(base_url=live_server.url, **options)  # type: ignore[arg-type]
         context.set_default_timeout(10_000)
         opened.append(context)

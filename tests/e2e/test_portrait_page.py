@@ -103,3 +103,15 @@ def test_portrait_page_draws_every_chart_from_the_stored_portrait(
     )
     assert labels == ["Mia Live"]
     screenshot(page, "portrait.png")
+
+    # The charts are drawn at once for a reader who asked for less motion, as this context
+    # did (tests/e2e/conftest.py), and grow into place for everyone else.
+    animation = (
+        "() => window.echarts.getInstanceByDom(document.querySelector('#chart-rfm'))"
+        ".getOption().animation"
+    )
+    assert page.evaluate(animation) is False
+    moving = new_context(reduced_motion="no-preference").new_page()
+    login(moving, live_server, world["operator_id"], path)
+    chart_data(moving, "rfm")
+    assert moving.evaluate(animation) is not False

@@ -32,11 +32,15 @@
     var source = document.getElementById("dashboard-data");
     if (!source || !window.echarts) return;
     var charts = JSON.parse(source.textContent || "[]");
+    // Charts grow into place unless the reader asked for less motion (screenshots do too).
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     charts.forEach(function (chart) {
       var el = document.getElementById("chart-" + chart.id);
       if (!el) return;
       var instance = window.echarts.init(el);
-      instance.setOption(chart.kind === "gmv" ? gmvOption(chart) : funnelOption(chart));
+      var option = chart.kind === "gmv" ? gmvOption(chart) : funnelOption(chart);
+      if (still) option.animation = false;
+      instance.setOption(option);
       window.addEventListener("resize", function () { instance.resize(); });
     });
     document.body.dataset.chartsReady = "1";

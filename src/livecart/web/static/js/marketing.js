@@ -99,7 +99,7 @@
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
-      grid: [{ left: 50, right: "55%", top: 40, bottom: 40 }, { left: "55%", right: 20, top: 40, bottom: 40 }],
+      grid: [{ left: 50, right: "55%", top: 60, bottom: 40 }, { left: "55%", right: 20, top: 60, bottom: 40 }],
       xAxis: [{ type: "category", data: chart.labels, gridIndex: 0 }, { type: "category", data: chart.labels, gridIndex: 1 }],
       yAxis: [{ type: "value", name: "conversion, points", gridIndex: 0 }, { type: "value", name: "GMV / consumer", gridIndex: 1 }],
       series: [
@@ -131,10 +131,13 @@
       },
       uplift: uplift(data.uplift),
     };
+    // Charts grow into place unless the reader asked for less motion (screenshots do too).
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     Object.keys(options).forEach(function (id) {
       var el = document.getElementById("mk-chart-" + id);
       if (!el) return;
       var instance = window.echarts.init(el);
+      if (still) options[id].animation = false;
       instance.setOption(options[id]);
       window.addEventListener("resize", function () { instance.resize(); });
     });

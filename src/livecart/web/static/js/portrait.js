@@ -33,11 +33,14 @@
   function draw() {
     var source = document.getElementById("portrait-data");
     if (!source || !window.echarts) return;
+    // Charts grow into place unless the reader asked for less motion (screenshots do too).
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     JSON.parse(source.textContent || "[]").forEach(function (chart) {
       var el = document.getElementById("chart-" + chart.id);
       if (!el) return;
       var option = chart.kind === "radar" ? radar(chart) : chart.kind === "hbars" ? hbars(chart) : bars(chart);
       var instance = window.echarts.init(el);
+      if (still) option.animation = false;
       instance.setOption(option);
       window.addEventListener("resize", function () { instance.resize(); });
     });

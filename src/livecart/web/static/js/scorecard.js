@@ -26,11 +26,15 @@
   function draw() {
     var source = document.getElementById("scorecard-data");
     if (!source || !window.echarts) return;
+    // Charts grow into place unless the reader asked for less motion (screenshots do too).
+    var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     JSON.parse(source.textContent || "[]").forEach(function (chart) {
       var el = document.getElementById("scorecard-" + chart.id);
       if (!el) return;
       var instance = window.echarts.init(el);
-      instance.setOption(option(chart));
+      var settings = option(chart);
+      if (still) settings.animation = false;
+      instance.setOption(settings);
       window.addEventListener("resize", function () { instance.resize(); });
     });
   }
