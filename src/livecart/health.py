@@ -14,6 +14,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -36,7 +37,7 @@ class Check(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str  # "ready" | "not_ready"
+    status: Literal["ready", "not_ready"]
     checks: dict[str, Check]
 
 
