@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,7 +34,20 @@ def _at(value: object) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
+# 19:40 in Beijing the next day: a room that goes live has a show scheduled at 20:00, which
+# falls due before the second start below (it failed so, 11:30-12:00 UTC, before the demo took
+# that show on air early).
+A_SHOW_FALLS_DUE = FrozenClock(datetime(2026, 12, 6, 11, 40, tzinfo=UTC))
+
+
 @pytest.mark.usefixtures("any_backend")
+@pytest.mark.parametrize(
+    "clock",
+    [
+        pytest.param(FrozenClock(datetime.now(UTC).replace(microsecond=0)), id="now"),
+        pytest.param(A_SHOW_FALLS_DUE, id="show-falls-due"),
+    ],
+)
 async def test_restart_a_day_later_ends_stale_live_sessions_and_goes_live_now(
     container: Container, client: httpx.AsyncClient, clock: FrozenClock
 ) -> None:

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from livecart.app import create_app
+from livecart.core.db import build_engine
 from livecart.core.migrations import current_heads, downgrade, upgrade
 from livecart.settings import Settings, normalise_database_url
+from livecart.tables import metadata
 from tests.conftest import free_port
 
 
@@ -34,6 +37,27 @@ async def _ready(settings: Settings) -> tuple[int, dict[str, Any]]:
         return r.status_code, body
 
 
+async def _unmigrated(settings: Settings) -> str:
+    """The test's database, or on PostgreSQL a database of this test's own: the shared one
+    may have been migrated by another test (tests/flash_servers.py)."""
+    url = settings.async_database_url
+    if not url.startswith("postgresql"):
+        return url
+    name = "livecart_health_check"
+    admin = build_engine(url, pool_size=1)
+    async with admin.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    await admin.dispose()
+    own = url.rsplit("/", 1)[0] + "/" + name
+    engine = build_engine(own, pool_size=1)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata().create_all)
+    await engine.dispose()
+    return own
+
+
 async def test_liveness_asks_nothing(settings: Settings) -> None:
     async with _client(settings) as client:
         r = await client.get("/healthz")
@@ -43,9 +67,10 @@ async def test_liveness_asks_nothing(settings: Settings) -> None:
 async def test_readiness_checks_the_schema_redis_and_the_event_log(
     any_backend: str, settings: Settings, tmp_path: Path, redis_url: str
 ) -> None:
-    # The test database (SQLite, then PostgreSQL) is built from the models, with no migration
-    # recorded.
-    status, body = await _ready(settings)
+    # A database (SQLite, then PostgreSQL) built from the models, with no migration recorded.
+    status, body = await _ready(
+        settings.model_copy(update={"database_url": await _unmigrated(settings)})
+    )
     assert status == 503 and body["status"] == "not_ready"
     assert body["checks"]["database"]["ok"] is False
     assert "livecart db upgrade" in body["checks"]["database"]["detail"]

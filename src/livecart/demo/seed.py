@@ -947,7 +947,22 @@ class Seeder:
                 self.count("sessions_ended")
             for key in keys[: self.size.live_now]:
                 if rooms[key] not in busy:
-                    live_ids.append(await self._go_live(uow, staff, cat, rooms, chatters, key))
+                    # The room's next show, if it falls due while this one is on air, is the
+                    # one that goes live (early): else it would fall due in a busy room and
+                    # stay listed as upcoming, overdue.
+                    soon = [
+                        x
+                        for x in upcoming
+                        if x.room_id == rooms[key]
+                        and x.scheduled_at is not None
+                        and x.scheduled_at <= self.now + STALE_LIVE
+                    ]
+                    planned = min(soon, key=lambda x: x.scheduled_at or self.now, default=None)
+                    if planned is not None:
+                        upcoming.remove(planned)
+                    live_ids.append(
+                        await self._go_live(uow, staff, cat, rooms, chatters, key, planned)
+                    )
             live_ids += [x.id for x in on_air if x.room_id in busy]
             if len(upcoming) < min(MIN_UPCOMING, self.size.upcoming):
                 await self._schedule(uow, staff, rooms, upcoming)
@@ -963,37 +978,43 @@ class Seeder:
         rooms: dict[str, int],
         chatters: list[Chatter],
         key: str,
+        planned: SessionSummary | None = None,
     ) -> int:
-        """A session of this anchor on air since a few minutes ago, with a showcase and a pin."""
+        """A session of this anchor on air since a few minutes ago, with a showcase and a pin:
+        `planned` (a scheduled show of the room, started early) or a new one."""
         anchor = staff.anchors[key]
         spec = next(a for a in world.ANCHORS if a.key == key)
         began = self.now - timedelta(minutes=self.rng.randint(20, 50))
-        sess = await live.create_session(
-            uow.session,
-            clock=_at(began - timedelta(days=1)),
-            actor=anchor,
-            room_id=rooms[key],
-            title=self.rng.choice(spec.session_titles),
-            scheduled_at=began,
-        )
+        if planned is not None:
+            session_id = planned.id
+        else:
+            created = await live.create_session(
+                uow.session,
+                clock=_at(began - timedelta(days=1)),
+                actor=anchor,
+                room_id=rooms[key],
+                title=self.rng.choice(spec.session_titles),
+                scheduled_at=began,
+            )
+            session_id = created.id
         showcase = self._showcase(cat, key)
         for product_id in showcase:
             await live.add_to_showcase(
                 uow.session,
                 clock=_at(began),
                 actor=anchor,
-                session_id=sess.id,
+                session_id=session_id,
                 product_id=product_id,
             )
             for sku_id, _price in cat.skus[product_id]:
                 if cat.stock[sku_id] < 20:
                     await self._restock(uow.session, staff, cat, sku_id, product_id, began)
-        await live.start_session(uow, clock=_at(began), actor=anchor, session_id=sess.id)
+        await live.start_session(uow, clock=_at(began), actor=anchor, session_id=session_id)
         await live.pin_product(
-            uow, clock=_at(began), actor=anchor, session_id=sess.id, product_id=showcase[0]
+            uow, clock=_at(began), actor=anchor, session_id=session_id, product_id=showcase[0]
         )
-        await self._recent_chat(uow, anchor, chatters, sess.id, began)
-        return sess.id
+        await self._recent_chat(uow, anchor, chatters, session_id, began)
+        return session_id
 
     async def _schedule(
         self,
