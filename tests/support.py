@@ -10,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 from livecart.accounts import service as accounts
 from livecart.accounts.schemas import Role
 from livecart.bootstrap import Container
 from livecart.catalog import service as catalog
+from livecart.core.db import build_engine
 from livecart.marketing import delivery
 from livecart.supervision import service as supervision
 from livecart.supervision.errors import QualificationExpired, QualificationMissing
@@ -193,3 +195,14 @@ async def campaign_rounds_done(container: Container) -> None:
     if rounds:
         _, pending = await asyncio.wait(rounds, timeout=30)
         assert not pending, "a campaign's e-mail round did not finish in 30 s"
+
+
+async def fresh_postgres_database(url: str, name: str) -> str:
+    """Drop and create database `name` on the server of `url` (an async URL); its URL."""
+    engine = build_engine(url, pool_size=1)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    await engine.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name

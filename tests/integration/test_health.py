@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 from livecart.app import create_app
 from livecart.core.db import build_engine
@@ -19,6 +18,7 @@ from livecart.core.migrations import current_heads, downgrade, upgrade
 from livecart.settings import Settings, normalise_database_url
 from livecart.tables import metadata
 from tests.conftest import free_port
+from tests.support import fresh_postgres_database
 
 
 @asynccontextmanager
@@ -43,14 +43,7 @@ async def _unmigrated(settings: Settings) -> str:
     url = settings.async_database_url
     if not url.startswith("postgresql"):
         return url
-    name = "livecart_health_check"
-    admin = build_engine(url, pool_size=1)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        await conn.execute(text(f"CREATE DATABASE {name}"))
-    await admin.dispose()
-    own = url.rsplit("/", 1)[0] + "/" + name
+    own = await fresh_postgres_database(url, "livecart_health_check")
     engine = build_engine(own, pool_size=1)
     async with engine.begin() as conn:
         await conn.run_sync(metadata().create_all)

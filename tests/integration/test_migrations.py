@@ -18,6 +18,7 @@ from livecart.core.migrations import current_heads, downgrade, upgrade
 from livecart.settings import normalise_database_url
 from livecart.tables import metadata
 from tests.conftest import PG_URL, need
+from tests.support import fresh_postgres_database
 
 
 async def _diff(url: str) -> list[object]:
@@ -45,18 +46,7 @@ def test_sqlite_upgrade_matches_models(tmp_path: Path) -> None:
 def test_postgres_upgrade_matches_models() -> None:
     need(PG_URL, "LIVECART_TEST_DATABASE_URL is not set")
     admin = normalise_database_url(str(PG_URL))
-    name = "livecart_migration_check"
-
-    async def recreate() -> None:
-        engine = build_engine(admin, pool_size=1)
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-            await conn.execute(text(f"CREATE DATABASE {name}"))
-        await engine.dispose()
-
-    asyncio.run(recreate())
-    url = admin.rsplit("/", 1)[0] + "/" + name
+    url = asyncio.run(fresh_postgres_database(admin, "livecart_migration_check"))
     upgrade(url)
     diff = asyncio.run(_diff(url))
     assert diff == [], diff
