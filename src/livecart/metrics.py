@@ -67,6 +67,23 @@ class FlashSaleCollector(Collector):
         yield orders
 
 
+# One gauge per field of EmailBacklogOut: (field, help).
+BACKLOG_GAUGES = (
+    ("queued", "Marketing e-mails not sent yet (due now, due after a failed try, or in flight)"),
+    ("due", "Queued marketing e-mails a round would take now"),
+    (
+        "oldest_queued_seconds",
+        "Age of the oldest marketing e-mail not sent yet (0: none); grows while the mail "
+        "server is away",
+    ),
+    (
+        "oldest_due_seconds",
+        "How long the longest-waiting due marketing e-mail has been due (0: none); grows "
+        "when no e-mail round runs",
+    ),
+)
+
+
 class EmailOutboxCollector(Collector):
     """The e-mail outbox's backlog, read from the database before each scrape (collectors
     cannot await); shared by every worker, so it has no `worker` label."""
@@ -81,31 +98,10 @@ class EmailOutboxCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         if self.backlog is None:
             return
-        queued = GaugeMetricFamily(
-            "livecart_marketing_emails_queued",
-            "Marketing e-mails not sent yet (due now, due after a failed try, or in flight)",
-        )
-        queued.add_metric([], self.backlog.queued)
-        yield queued
-        due = GaugeMetricFamily(
-            "livecart_marketing_emails_due", "Queued marketing e-mails a round would take now"
-        )
-        due.add_metric([], self.backlog.due)
-        yield due
-        waiting = GaugeMetricFamily(
-            "livecart_marketing_emails_oldest_queued_seconds",
-            "Age of the oldest marketing e-mail not sent yet (0: none); grows while the mail "
-            "server is away",
-        )
-        waiting.add_metric([], self.backlog.oldest_queued_seconds)
-        yield waiting
-        oldest = GaugeMetricFamily(
-            "livecart_marketing_emails_oldest_due_seconds",
-            "How long the longest-waiting due marketing e-mail has been due (0: none); grows "
-            "when no e-mail round runs",
-        )
-        oldest.add_metric([], self.backlog.oldest_due_seconds)
-        yield oldest
+        for field, help_text in BACKLOG_GAUGES:
+            gauge = GaugeMetricFamily(f"livecart_marketing_emails_{field}", help_text)
+            gauge.add_metric([], getattr(self.backlog, field))
+            yield gauge
 
 
 @dataclass

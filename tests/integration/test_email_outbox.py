@@ -321,9 +321,8 @@ async def test_a_round_that_died_mid_send_is_taken_up_after_its_lease(
     handler, controller = server
     op = await auth(client, container, await make_user(container, Role.operator))
     people = await _people(container, 3)
-    await _send_campaign(
-        client, container, op, people
-    )  # the server is down: all due again in a minute
+    # The server is down: all due again in a minute.
+    await _send_campaign(client, container, op, people)
     clock.advance(seconds=delivery.retry_after(1).total_seconds())
     # A worker claims them, then dies before it sends or records anything.
     async with container.uow() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -28,8 +29,10 @@ def downgrade(async_url: str, revision: str) -> None:
     command.downgrade(alembic_config(async_url), revision)
 
 
+@functools.cache
 def current_heads() -> tuple[str, ...]:
-    """The head revisions of the migration history."""
+    """The head revisions of the migration history (read from the files once per process:
+    `/readyz` asks on every probe)."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
